@@ -1,0 +1,16 @@
+"""Networks: the dual-attention Residual U-Net (CBAM + sparse attention layer) and its building blocks."""
+
+from .blocks import CBAM, ChannelAttention, ResidualBlock, SparseAttentionLayer, SpatialAttention
+from .nets import VARIANTS, DAResUNet, DAResUnet, DualAttentionResUNet
+
+__all__ = [
+    "CBAM",
+    "ChannelAttention",
+    "DAResUNet",
+    "DAResUnet",
+    "DualAttentionResUNet",
+    "ResidualBlock",
+    "SparseAttentionLayer",
+    "SpatialAttention",
+    "VARIANTS",
+]

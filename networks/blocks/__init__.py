@@ -1,0 +1,23 @@
+"""Building blocks: CBAM, the sparse attention layer (SAL), windows, residual blocks."""
+
+from .cbam import CBAM, ChannelAttention, SpatialAttention
+from .residual import ResidualBlock
+from .skip_refinement import CHANNEL_ATTENTIONS, channel_spatial_attention
+from .sparse_attention import ATTENTION_KINDS, SPARSE_MODES, SparseAttentionLayer
+from .windows import effective_window, window_padding, window_partition, window_reverse
+
+__all__ = [
+    "ATTENTION_KINDS",
+    "CBAM",
+    "CHANNEL_ATTENTIONS",
+    "ChannelAttention",
+    "ResidualBlock",
+    "SPARSE_MODES",
+    "SparseAttentionLayer",
+    "SpatialAttention",
+    "channel_spatial_attention",
+    "effective_window",
+    "window_padding",
+    "window_partition",
+    "window_reverse",
+]

@@ -1,0 +1,5 @@
+"""Networks."""
+
+from .daresunet import VARIANTS, DAResUNet, DAResUnet, DualAttentionResUNet
+
+__all__ = ["DAResUNet", "DAResUnet", "DualAttentionResUNet", "VARIANTS"]

@@ -1,0 +1,330 @@
+"""Dual-attention Residual U-Net (CBAM + sparse attention layer) and its relatives as settings of one network.
+
+References:
+    - Dual-attention Residual U-Net with CBAM and a sparse attention layer (SAL) for brain ultrasound
+      segmentation, arXiv:2505.17683 (2025): ventricles in brain ultrasound, Dice 89.04 / IoU 81.84 (private data).
+    - Woo et al., "CBAM: Convolutional Block Attention Module", ECCV 2018.
+    - Zhou et al., "Adapt or Perish: Adaptive Sparse Transformer ..." (AST), CVPR 2024 (the SAL's sparse branch).
+    - Zhang, Liu and Wang, "Road Extraction by Deep Residual U-Net", IEEE GRSL 2018 (the plain ResUNet).
+    - Hu, Shen and Sun, "Squeeze-and-Excitation Networks", CVPR 2018; channel + spatial recalibration residual
+      U-Net (CSR-Unet) for subdural/epidural haematoma on head CT.
+    - Oktay et al., "Attention U-Net: Learning Where to Look for the Pancreas", MIDL 2018 (skip attention gates).
+"""
+
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from monai.networks.blocks import Convolution
+from monai.networks.layers.factories import Conv
+from monai.networks.nets.attentionunet import AttentionBlock
+from monai.utils import look_up_option
+from torch import nn
+
+from ..blocks.residual import ResidualBlock
+from ..blocks.skip_refinement import CHANNEL_ATTENTIONS, channel_spatial_attention
+from ..blocks.sparse_attention import SPARSE_MODES, SparseAttentionLayer
+from ..blocks.utils import check_odd_kernel, ensure_tuple_dims
+
+__all__ = ["DAResUNet", "VARIANTS", "DAResUnet", "DualAttentionResUNet"]
+
+#: Presets: each relative of the dual-attention network is one ``variant=`` setting away. Explicit arguments
+#: override the preset's values.
+VARIANTS: Dict[str, Dict[str, Union[str, bool]]] = {
+    "dual_attention": {"attention": "cbam", "spatial_attention": True, "self_attention": "sal", "skip_gates": False},
+    "resunet": {"attention": "none", "spatial_attention": False, "self_attention": "none", "skip_gates": False},
+    "csr_unet": {"attention": "se", "spatial_attention": True, "self_attention": "none", "skip_gates": False},
+    "attention_gated": {"attention": "none", "spatial_attention": False, "self_attention": "none", "skip_gates": True},
+}
+_SELF_ATTENTIONS = ("sal", "dense", "none")
+_PLACEMENTS = ("skip", "residual")
+
+
+@torch.jit.unused
+def _graph_capture() -> bool:
+    """Whether an exporter or compiler is capturing the graph (shapes may be symbolic: skip eager checks)."""
+    return bool(torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export() or torch.jit.is_tracing())
+
+
+class _NoGate(nn.Module):
+    """Pass-through stand-in for an attention gate: returns the skip unchanged (keeps forward scriptable)."""
+
+    def forward(self, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class _DecoderLevel(nn.Module):
+    """Transposed-conv up-sampling, optional attention gate on the skip, concatenation, one residual block."""
+
+    def __init__(self, up: nn.Module, gate: nn.Module, block: nn.Module) -> None:
+        super().__init__()
+        self.up = up
+        self.gate = gate
+        self.block = block
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        up = self.up(x)
+        return self.block(torch.cat([up, self.gate(up, skip)], dim=1))
+
+
+class DAResUNet(nn.Module):
+    """Dual-attention Residual U-Net: residual encoder whose every level's output is refined by CBAM then a
+    sparse attention layer (SAL); the refined map is the skip connection (and, at the bottleneck, the decoder's
+    input). The decoder up-samples by transposed convolution, concatenates the skip and applies one residual
+    block per level; a 1x1 convolution gives the logits.
+
+    Unlike the authors' published code, which builds CBAM and SAL inside ``forward`` (fresh random weights on
+    every call, so they never train), every module here is registered once and trained.
+
+    Relatives are settings of this one network (``variant=`` presets, or the individual arguments):
+
+    ============================  ==========================================================================
+    ``variant``                   network
+    ============================  ==========================================================================
+    ``"dual_attention"`` default  ResUNet + CBAM + SAL on every skip (arXiv:2505.17683)
+    ``"resunet"``                 plain residual U-Net (Zhang et al., 2018), the ablation baseline
+    ``"csr_unet"``                SE channel + spatial attention on the skips (CSR-Unet, SDH/EDH on head CT);
+                                  add ``attention_placement="residual"`` to put it inside every residual block
+    ``"attention_gated"``         additive attention gates on the skips (Oktay et al., 2018)
+    ============================  ==========================================================================
+
+    Extra heads, read through :meth:`forward_with_heads` (``forward`` always returns the segmentation logits,
+    so inferers, TorchScript, ``ckpt_export`` and ONNX see one tensor):
+
+    - ``num_image_classes > 0``: image-level logits ``(B, K)`` from average- and max-pooled bottleneck features
+      (lesion present / lesion type, supervised next to the mask as in CSR-Unet and DualAttNet).
+    - ``deep_supervision=True``: logits of the lower decoder levels, up-sampled to the input size and stacked
+      with the main output, ``(B, 1 + L, out_channels, *spatial)``, index 0 the main output (as MONAI DynUNet).
+
+    Args:
+        spatial_dims: 1, 2 or 3.
+        in_channels: input channels (e.g. 1 for grey ultrasound, 3 for three CT windows).
+        out_channels: output channels (classes including background).
+        channels: feature channels per level, e.g. ``(16, 32, 64, 128, 256)``.
+        strides: down-sampling between consecutive levels (``len(channels) - 1`` entries), each an int or one
+            per axis, e.g. ``[[2, 2, 1], [2, 2, 2], ...]`` for thick CT slices.
+        kernel_size: odd convolution kernel, int or per axis.
+        num_res_units: residual blocks per encoder level (the first one strided).
+        act: activation, MONAI ``Act`` name or ``(name, args)``.
+        norm: normalisation, MONAI ``Norm`` name or ``(name, args)``.
+        dropout: dropout rate in the convolution blocks.
+        variant: preset of the four settings below (see the table).
+        attention: channel attention, ``"cbam"`` | ``"se"`` | ``"none"``.
+        spatial_attention: add CBAM's spatial attention after the channel attention.
+        attention_placement: ``"skip"`` (refine each encoder level's output, the authors' placement) or
+            ``"residual"`` (inside every residual block's branch, encoder and decoder).
+        reduction: channel-attention MLP reduction ratio.
+        spatial_kernel_size: spatial-attention kernel (int or per axis, odd), 7 by default.
+        self_attention: ``"sal"`` (dense + sparse), ``"dense"`` (windowed softmax attention) or ``"none"``.
+        sal_levels: encoder levels (0 = full resolution) that get self-attention; ``None`` = every level. In 3D
+            an 8x8x8 window at full resolution is costly: use the deeper levels, e.g. ``(2, 3, 4)``.
+        window_size: attention window, int or per axis; it shrinks to the map where the map is smaller.
+        num_heads: attention heads (capped at the level's channels, which it must divide).
+        sparse_mode: ``"relu2"`` (ReLU(S)^2, the authors') or ``"topk"``.
+        topk_ratios: kept fraction(s) of keys per query for ``"topk"``.
+        skip_gates: additive attention gates on the skips.
+        deep_supervision: also produce the lower decoder levels' logits (see :meth:`forward_with_heads`).
+        num_image_classes: size of the image-level head, 0 for none.
+
+    Raises:
+        ValueError: for inconsistent settings; ``forward`` raises for an input whose spatial size is not a
+            multiple of the total stride (naming the axis and the nearest valid sizes).
+
+    Example:
+        >>> net = DAResUNet(2, 1, 3)  # dual-attention default, 16-32-64-128-256
+        >>> net(torch.rand(2, 1, 128, 96)).shape
+        torch.Size([2, 3, 128, 96])
+        >>> ct = DAResUNet(3, 3, 6, channels=(16, 32, 64, 128), strides=[[2, 2, 1], [2, 2, 2], [2, 2, 2]],
+        ...                sal_levels=(2, 3), num_image_classes=5)
+        >>> heads = ct.forward_with_heads(torch.rand(1, 3, 64, 64, 16))
+        >>> heads["seg"].shape, heads["image"].shape
+        (torch.Size([1, 6, 64, 64, 16]), torch.Size([1, 5]))
+    """
+
+    def __init__(
+        self,
+        spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        *,
+        channels: Sequence[int] = (16, 32, 64, 128, 256),
+        strides: Sequence[Union[Sequence[int], int]] = (2, 2, 2, 2),
+        kernel_size: Union[Sequence[int], int] = 3,
+        num_res_units: int = 1,
+        act: Union[tuple, str] = ("leakyrelu", {"negative_slope": 0.01}),
+        norm: Union[tuple, str] = ("instance", {"affine": True}),
+        dropout: float = 0.0,
+        variant: str = "dual_attention",
+        attention: Optional[str] = None,
+        spatial_attention: Optional[bool] = None,
+        attention_placement: str = "skip",
+        reduction: int = 8,
+        spatial_kernel_size: Union[Sequence[int], int] = 7,
+        self_attention: Optional[str] = None,
+        sal_levels: Optional[Sequence[int]] = None,
+        window_size: Union[Sequence[int], int] = 8,
+        num_heads: int = 8,
+        sparse_mode: str = "relu2",
+        topk_ratios: Sequence[float] = (0.5,),
+        skip_gates: Optional[bool] = None,
+        deep_supervision: bool = False,
+        num_image_classes: int = 0,
+    ) -> None:
+        super().__init__()
+        if spatial_dims not in (1, 2, 3):
+            raise ValueError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims!r}.")
+        if len(channels) < 2:
+            raise ValueError(f"channels needs at least two levels, got {tuple(channels)!r}.")
+        if len(strides) != len(channels) - 1:
+            raise ValueError(
+                f"strides needs len(channels) - 1 = {len(channels) - 1} entries (one per down-sampling), got "
+                f"{len(strides)}: channels={tuple(channels)!r}, strides={list(strides)!r}."
+            )
+        if num_res_units < 1:
+            raise ValueError(f"num_res_units must be at least 1, got {num_res_units!r}.")
+        if num_image_classes < 0:
+            raise ValueError(f"num_image_classes must be >= 0, got {num_image_classes!r}.")
+        preset = look_up_option(variant, VARIANTS)  # the preset dict; a typo gets "did you mean"
+        attention = look_up_option(attention if attention is not None else preset["attention"], CHANNEL_ATTENTIONS)
+        spatial_attention = bool(preset["spatial_attention"] if spatial_attention is None else spatial_attention)
+        self_attention = look_up_option(
+            self_attention if self_attention is not None else preset["self_attention"], _SELF_ATTENTIONS
+        )
+        skip_gates = bool(preset["skip_gates"] if skip_gates is None else skip_gates)
+        placement = look_up_option(attention_placement, _PLACEMENTS)
+        look_up_option(sparse_mode, SPARSE_MODES)
+        kernel = ensure_tuple_dims(kernel_size, spatial_dims, "kernel_size")
+        check_odd_kernel(kernel, "kernel_size")
+        stride_list = [ensure_tuple_dims(s, spatial_dims, f"strides[{i}]") for i, s in enumerate(strides)]
+        levels = len(channels)
+        sal_set = set(range(levels)) if sal_levels is None else {int(v) for v in sal_levels}
+        if any(not 0 <= v < levels for v in sal_set):
+            raise ValueError(f"sal_levels must index encoder levels 0..{levels - 1}, got {sal_levels!r}.")
+
+        self.spatial_dims = spatial_dims
+        self.out_channels = out_channels
+        self.num_image_classes = num_image_classes
+        self.deep_supervision = deep_supervision
+        total = [1] * spatial_dims
+        for s in stride_list:
+            total = [t * v for t, v in zip(total, s)]
+        self.total_stride: List[int] = total
+
+        def attn(ch: int) -> nn.Module:
+            return channel_spatial_attention(
+                spatial_dims, ch, attention=attention, spatial_attention=spatial_attention,
+                reduction=reduction, spatial_kernel_size=spatial_kernel_size,
+            )  # fmt: skip
+
+        def block(cin: int, cout: int, stride: Union[Sequence[int], int] = 1) -> ResidualBlock:
+            inner = attn(cout) if placement == "residual" else None
+            return ResidualBlock(
+                spatial_dims, cin, cout, strides=stride, kernel_size=kernel, act=act, norm=norm,
+                dropout=dropout if dropout > 0 else None, attention=inner,
+            )  # fmt: skip
+
+        encoder, refine = [], []
+        for i, ch in enumerate(channels):
+            cin = in_channels if i == 0 else channels[i - 1]
+            stage = [block(cin, ch, 1 if i == 0 else stride_list[i - 1])]
+            stage += [block(ch, ch) for _ in range(num_res_units - 1)]
+            encoder.append(nn.Sequential(*stage))
+            parts: List[nn.Module] = []
+            if placement == "skip":
+                parts.append(attn(ch))
+            if self_attention != "none" and i in sal_set:
+                parts.append(
+                    SparseAttentionLayer(
+                        spatial_dims,
+                        ch,
+                        num_heads=min(num_heads, ch),
+                        window_size=window_size,
+                        sparse_mode=sparse_mode,
+                        topk_ratios=topk_ratios,
+                        kind=self_attention,
+                    )  # fmt: skip
+                )
+            parts = [p for p in parts if not isinstance(p, nn.Identity)]
+            refine.append(nn.Sequential(*parts) if parts else nn.Identity())
+        self.encoder = nn.ModuleList(encoder)
+        self.refine = nn.ModuleList(refine)
+
+        decoder = []
+        for i in range(levels - 2, -1, -1):  # deepest first
+            up = Convolution(
+                spatial_dims, channels[i + 1], channels[i], strides=stride_list[i], kernel_size=stride_list[i],
+                padding=0, output_padding=0, act=act, norm=norm, is_transposed=True,
+            )  # fmt: skip
+            gate: nn.Module = (
+                AttentionBlock(spatial_dims, f_int=max(1, channels[i] // 2), f_g=channels[i], f_l=channels[i])
+                if skip_gates
+                else _NoGate()
+            )
+            decoder.append(_DecoderLevel(up, gate, block(2 * channels[i], channels[i])))
+        self.decoder = nn.ModuleList(decoder)
+        self.head = Conv[Conv.CONV, spatial_dims](channels[0], out_channels, kernel_size=1)
+        # deep supervision: 1x1 heads on every decoder level but the last (lower resolutions)
+        ds = [Conv[Conv.CONV, spatial_dims](channels[i], out_channels, kernel_size=1) for i in range(levels - 2, 0, -1)]
+        self.ds_heads = nn.ModuleList(ds if deep_supervision else [])
+        self.interp_mode = ("linear", "bilinear", "trilinear")[spatial_dims - 1]
+        self.image_head: nn.Module = (
+            nn.Linear(2 * channels[-1], num_image_classes) if num_image_classes > 0 else nn.Identity()
+        )
+
+    def check_input_size(self, x: torch.Tensor) -> None:
+        """Raise ``ValueError`` if a spatial size is not a multiple of the total stride on its axis."""
+        for i in range(self.spatial_dims):
+            size, step = x.shape[2 + i], self.total_stride[i]
+            if size % step != 0:
+                lower = max(step, size // step * step)
+                raise ValueError(
+                    "input spatial size " + str(list(x.shape[2:])) + " is not divisible by the total stride "
+                    + str(self.total_stride) + " on spatial axis " + str(i) + " (size " + str(size)
+                    + "); nearest valid sizes: " + str(lower) + " or " + str(lower + step)
+                    + ". Pad or crop the input, or use a sliding-window ROI that is a multiple of the stride."
+                )  # fmt: skip
+
+    def _features(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, List[torch.Tensor]]:
+        """Run encoder and decoder: (full-resolution decoder features, refined bottleneck, decoder outputs)."""
+        if torch.jit.is_scripting() or not _graph_capture():
+            self.check_input_size(x)
+        skips: List[torch.Tensor] = []
+        h = x
+        for stage, refine in zip(self.encoder, self.refine):
+            h = refine(stage(h))
+            skips.append(h)
+        bottleneck = h
+        outs: List[torch.Tensor] = []
+        n = len(skips)
+        for j, level in enumerate(self.decoder):
+            h = level(h, skips[n - 2 - j])
+            outs.append(h)
+        return h, bottleneck, outs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Segmentation logits ``(B, out_channels, *spatial)``, whatever the settings."""
+        h, _, _ = self._features(x)
+        return self.head(h)
+
+    @torch.jit.export
+    def forward_with_heads(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """All heads: ``{"seg": (B, C, *S)}`` plus ``"image": (B, K)`` when ``num_image_classes > 0`` and
+        ``"deep_supervision": (B, 1 + L, C, *S)`` (index 0 = ``seg``) when ``deep_supervision``."""
+        h, bottleneck, outs = self._features(x)
+        seg = self.head(h)
+        result: Dict[str, torch.Tensor] = {"seg": seg}
+        if self.num_image_classes > 0:
+            dims = list(range(2, bottleneck.ndim))
+            pooled = torch.cat([torch.mean(bottleneck, dim=dims), torch.amax(bottleneck, dim=dims)], dim=1)
+            result["image"] = self.image_head(pooled)
+        if self.deep_supervision:
+            size: List[int] = list(seg.shape[2:])
+            stack = [seg]
+            for k, head in enumerate(self.ds_heads):
+                stack.append(F.interpolate(head(outs[k]), size=size, mode=self.interp_mode, align_corners=False))
+            # deepest first in ``outs``; order the stack from fine to coarse after the main output
+            result["deep_supervision"] = torch.stack([stack[0]] + stack[1:][::-1], dim=1)
+        return result
+
+
+DAResUnet = DualAttentionResUNet = DAResUNet

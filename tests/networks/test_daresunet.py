@@ -1,0 +1,180 @@
+"""DAResUNet: shape tables, variants, parameter counts, bad settings, TorchScript, training behaviour."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cranialseg.networks import VARIANTS, DAResUNet
+from cranialseg.networks.blocks import CBAM, SparseAttentionLayer
+
+SMALL = {"channels": (8, 16, 32), "strides": (2, 2), "num_heads": 4}
+
+SHAPE_CASES = [
+    # (spatial_dims, in, out, batch, spatial, kwargs)
+    (2, 1, 2, 1, (32, 48), {}),
+    (2, 3, 4, 3, (16, 24), SMALL),
+    (3, 1, 2, 1, (16, 16, 8), {**SMALL, "strides": ((2, 2, 1), (2, 2, 2))}),
+    (3, 3, 6, 3, (16, 24, 4), {**SMALL, "strides": ((2, 2, 1), (2, 2, 1))}),
+    (3, 1, 3, 1, (8, 8, 8), {**SMALL, "sparse_mode": "topk", "topk_ratios": (0.5, 0.8)}),
+    (2, 1, 2, 1, (16, 16), {**SMALL, "variant": "resunet"}),
+    (2, 1, 2, 1, (16, 16), {**SMALL, "variant": "csr_unet", "attention_placement": "residual"}),
+    (3, 1, 2, 1, (8, 8, 8), {**SMALL, "variant": "attention_gated"}),
+    (2, 1, 2, 3, (16, 16), {**SMALL, "self_attention": "dense", "num_res_units": 2, "dropout": 0.1}),
+]
+
+
+@pytest.mark.parametrize("spatial_dims, cin, cout, batch, spatial, kwargs", SHAPE_CASES)
+def test_output_shape(spatial_dims, cin, cout, batch, spatial, kwargs):
+    net = DAResUNet(spatial_dims, cin, cout, **kwargs).eval()
+    with torch.no_grad():
+        y = net(torch.rand(batch, cin, *spatial))
+    assert y.shape == (batch, cout) + spatial
+
+
+def test_heads_shapes_and_order():
+    net = DAResUNet(3, 1, 3, **SMALL, deep_supervision=True, num_image_classes=5).eval()
+    x = torch.rand(2, 1, 16, 16, 8)
+    with torch.no_grad():
+        heads = net.forward_with_heads(x)
+        seg = net(x)
+    assert set(heads) == {"seg", "image", "deep_supervision"}
+    assert heads["image"].shape == (2, 5)
+    assert heads["deep_supervision"].shape == (2, 2, 3, 16, 16, 8)  # main + one lower level
+    torch.testing.assert_close(heads["deep_supervision"][:, 0], seg)
+    torch.testing.assert_close(heads["seg"], seg)
+    plain = DAResUNet(2, 1, 2, **SMALL).forward_with_heads(torch.rand(1, 1, 16, 16))
+    assert set(plain) == {"seg"}
+
+
+def _count(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize(
+    "spatial_dims, expected",
+    [
+        (2, {"dual_attention": 2417569, "resunet": 2033522, "csr_unet": 2056399, "attention_gated": 2056134}),
+        (3, {"dual_attention": 6250605, "resunet": 5737618, "csr_unet": 5763435, "attention_gated": 5760230}),
+    ],
+)
+def test_pinned_parameter_counts(spatial_dims, expected):
+    counts = {v: _count(DAResUNet(spatial_dims, 1, 2, variant=v)) for v in VARIANTS}
+    assert counts == expected
+
+
+@pytest.mark.parametrize("variant", ["dual_attention", "csr_unet", "attention_gated"])
+def test_variants_differ_from_resunet_only_by_attention_parameters(variant):
+    base = DAResUNet(2, 1, 2, variant="resunet")
+    net = DAResUNet(2, 1, 2, variant=variant)
+    attention_params = sum(_count(m) for m in net.refine) + sum(_count(lv.gate) for lv in net.decoder)
+    assert _count(net) - attention_params == _count(base)
+    # and the non-attention weights have identical names and shapes
+    base_shapes = {k: v.shape for k, v in base.state_dict().items()}
+    shapes = {k: v.shape for k, v in net.state_dict().items() if not k.startswith("refine") and ".gate." not in k}
+    assert shapes == base_shapes
+
+
+def test_default_places_cbam_then_sal_on_every_level():
+    net = DAResUNet(2, 1, 2)
+    assert len(net.refine) == 5
+    for level in net.refine:
+        assert len(level) == 2 and isinstance(level[0], CBAM)
+        assert isinstance(level[-1], SparseAttentionLayer)
+    assert [lvl[-1].window for lvl in net.refine] == [[8, 8]] * 5
+    assert [lvl[-1].num_heads for lvl in net.refine] == [8] * 5
+
+
+def test_attention_is_registered_trained_and_deterministic():
+    """The authors' code builds CBAM/SAL inside forward; here they are registered: same output twice, grads flow."""
+    net = DAResUNet(2, 1, 2, **SMALL)
+    x = torch.rand(2, 1, 16, 16)
+    net.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), net(x), atol=0, rtol=0)
+    net.train()
+    net(x).square().mean().backward()
+    for name, p in net.named_parameters():
+        if name.startswith("refine"):
+            assert p.grad is not None and p.grad.abs().sum() > 0, name
+    names = [n for n, _ in net.named_parameters()]
+    assert any("fusion_logits" in n for n in names) and any("channel.mlp" in n for n in names)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"channels": (8, 16, 32), "strides": (2,)}, "strides needs len"),
+        ({"channels": (8,), "strides": ()}, "at least two levels"),
+        ({"kernel_size": 4}, "odd"),
+        ({"kernel_size": (3, 3, 3)}, "one entry per spatial axis"),
+        ({"strides": ((2, 2, 2), 2, 2, 2)}, r"strides\[0\]"),
+        ({"topk_ratios": (1.2,), "sparse_mode": "topk"}, r"\(0, 1\]"),
+        ({"topk_ratios": (0.0,), "sparse_mode": "topk"}, r"\(0, 1\]"),
+        ({"attention": "cbma"}, "cbam"),
+        ({"variant": "resunett"}, "resunet"),
+        ({"sal_levels": (5,)}, "sal_levels"),
+        ({"num_heads": 3}, "divisible by num_heads"),
+        ({"num_res_units": 0}, "num_res_units"),
+    ],
+)
+def test_bad_settings_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        DAResUNet(2, 1, 2, **kwargs)
+
+
+def test_input_not_divisible_names_axis_and_nearest_sizes():
+    net = DAResUNet(3, 1, 2, **{**SMALL, "strides": ((2, 2, 1), (2, 2, 2))})
+    with pytest.raises(ValueError, match=r"axis 2 \(size 5\); nearest valid sizes: 4 or 6"):
+        net(torch.rand(1, 1, 16, 16, 5))
+
+
+def assert_torchscript_roundtrip(net: torch.nn.Module, x: torch.Tensor, tmp_path) -> None:
+    net = net.eval()
+    path = tmp_path / "net.ts"
+    torch.jit.save(torch.jit.script(net), str(path))
+    loaded = torch.jit.load(str(path))
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), net(x), atol=1e-5, rtol=1e-4)
+        a, b = loaded.forward_with_heads(x), net.forward_with_heads(x)
+    assert set(a) == set(b)
+    for k in b:
+        torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "spatial_dims, kwargs, shape",
+    [
+        (2, {}, (1, 1, 32, 48)),
+        (3, {**SMALL, "deep_supervision": True, "num_image_classes": 3, "sparse_mode": "topk"}, (1, 1, 16, 8, 12)),
+        (2, {**SMALL, "variant": "attention_gated"}, (2, 1, 24, 16)),
+    ],
+)
+def test_torchscript_roundtrip(spatial_dims, kwargs, shape, tmp_path):
+    assert_torchscript_roundtrip(DAResUNet(spatial_dims, 1, 2, **kwargs), torch.rand(shape), tmp_path)
+
+
+def _dice(pred: torch.Tensor, target: torch.Tensor) -> float:
+    inter = (pred * target).sum()
+    return float(2 * inter / (pred.sum() + target.sum()).clamp_min(1))
+
+
+def test_default_2d_network_learns_a_toy_mask():
+    """Learnability: the default network fits a noisy two-blob image within a few dozen steps (Dice > 0.9)."""
+    g = torch.Generator().manual_seed(0)
+    yy, xx = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    mask = (((yy - 24) ** 2 + (xx - 20) ** 2) < 100) | (((yy - 40) ** 2 + (xx - 44) ** 2) < 64)
+    image = mask.float() * 0.6 + 0.4 * torch.rand(64, 64, generator=g)
+    x, y = image[None, None], mask.long()[None]
+    net = DAResUNet(2, 1, 2)
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3)
+    before = _dice(net(x).argmax(1).float(), y.float())
+    for _ in range(40):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+    net.eval()
+    with torch.no_grad():
+        after = _dice(net(x).argmax(1).float(), y.float())
+    assert after > 0.9, (before, after)
