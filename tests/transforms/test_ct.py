@@ -1,0 +1,128 @@
+"""Tests of the CT windowing and intracranial masking transforms on known arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from monai.data import MetaTensor
+
+from cranialseg.transforms import CTWindows, CTWindowsd, MaskIntracranial, MaskIntracraniald
+
+HU = [-1000.0, 0.0, 20.0, 40.0, 60.0, 80.0, 180.0, 600.0, 2000.0]
+# brain W80/L40 -> [0, 80]; subdural W200/L80 -> [-20, 180]; bone W2800/L600 -> [-800, 2000]
+EXPECTED = [
+    [0.0, 0.0, 0.25, 0.5, 0.75, 1.0, 1.0, 1.0, 1.0],
+    [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 1.0, 1.0, 1.0],
+    [0.0, 800 / 2800, 820 / 2800, 840 / 2800, 860 / 2800, 880 / 2800, 980 / 2800, 0.5, 1.0],
+]
+
+
+@pytest.mark.parametrize("spatial", [(9, 1), (9, 1, 1)])
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_ct_windows_exact_values(spatial, as_tensor):
+    img = np.asarray(HU, dtype=np.float32).reshape((1, *spatial))
+    img = torch.as_tensor(img) if as_tensor else img
+    out = CTWindows()(img)
+    assert out.shape == (3, *spatial)
+    np.testing.assert_allclose(np.asarray(out).reshape(3, 9), EXPECTED, atol=1e-6)
+
+
+def test_ct_windows_custom_pairs_and_metatensor():
+    img = MetaTensor(torch.tensor([[[0.0, 50.0, 100.0]]]), affine=torch.diag(torch.tensor([2.0, 3.0, 1.0, 1.0])))
+    out = CTWindows(windows=[(100.0, 50.0), "stroke"])(img)
+    assert isinstance(out, MetaTensor)
+    assert torch.equal(out.affine, img.affine)
+    np.testing.assert_allclose(out.numpy()[:, 0], [[0.0, 0.5, 1.0], [0.0, 0.75, 1.0]], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "windows, match",
+    [("brain", "non-empty sequence"), ([], "non-empty"), ([(0.0, 40.0)], "width > 0"), (["brian"], "brain")],
+)
+def test_ct_windows_bad_settings(windows, match):
+    with pytest.raises(ValueError, match=match):
+        CTWindows(windows=windows)
+
+
+def test_ct_windows_rejects_multichannel():
+    with pytest.raises(ValueError, match="1 channel"):
+        CTWindows()(np.zeros((2, 4, 4)))
+
+
+def test_ct_windowsd_keys():
+    d = {"image": np.full((1, 2, 2), 40.0), "label": np.ones((1, 2, 2))}
+    out = CTWindowsd(keys="image", windows=["brain"])(d)
+    np.testing.assert_allclose(np.asarray(out["image"]), np.full((1, 2, 2), 0.5))
+    assert out["label"] is d["label"]
+
+
+def _skull_phantom_2d() -> np.ndarray:
+    img = np.full((21, 21), -1000.0, dtype=np.float32)
+    img[1:20, 1:20] = 30.0  # scalp
+    img[2:19, 2:19] = 1200.0  # skull, 2 voxels thick
+    img[4:17, 4:17] = 40.0  # brain
+    img[10, 10] = 5.0  # a ventricle voxel
+    return img
+
+
+def test_mask_intracranial_2d_exact():
+    img = _skull_phantom_2d()
+    out = np.asarray(MaskIntracranial(outside_value=-1024.0)(img[None]))[0]
+    expected = np.full((21, 21), -1024.0, dtype=np.float32)
+    expected[4:17, 4:17] = img[4:17, 4:17]
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_mask_intracranial_3d_open_skull_and_keep_skull():
+    # skull open at the bottom slice (foramen magnum) and top: the slice-wise fill still finds the inside
+    vol = np.stack([_skull_phantom_2d()] * 4, axis=-1)
+    vol[10, 2:4, 0] = 40.0  # a one-voxel gap in the bone ring of slice 0 (a suture)
+    out = MaskIntracranial(outside_value=0.0, keep_skull=True)(MetaTensor(torch.as_tensor(vol[None])))
+    assert isinstance(out, MetaTensor)
+    out = out.numpy()[0]
+    for k in range(1, 4):
+        np.testing.assert_array_equal(
+            out[..., k], np.where(vol[..., k] < 31.0, 0.0, vol[..., k]) + (vol[..., k] == 5.0) * 5.0
+        )
+    assert out[10, 10, 0] == 5.0  # the closing bridges the gap, the inside survives
+
+
+def test_mask_intracranial_bad_input():
+    with pytest.raises(ValueError, match="channel-first"):
+        MaskIntracranial()(np.zeros((2, 4, 4)))
+    with pytest.raises(ValueError, match="soft_min"):
+        MaskIntracranial(bone_threshold=0.0, soft_min=10.0)
+
+
+def test_mask_intracraniald_shares_mask_and_writes_it():
+    img = _skull_phantom_2d()[None]
+    other = np.ones_like(img)
+    out = MaskIntracraniald(keys=["image", "other"], mask_key="brain_mask", outside_value=0.0)(
+        {"image": img, "other": other}
+    )
+    expected_mask = np.zeros((1, 21, 21), dtype=np.uint8)
+    expected_mask[0, 4:17, 4:17] = 1
+    np.testing.assert_array_equal(np.asarray(out["brain_mask"]), expected_mask)
+    np.testing.assert_array_equal(np.asarray(out["other"]), expected_mask.astype(np.float32))
+
+
+def test_intensity_transforms_pass_through_compose_inverse():
+    """No spatial change: in a pipeline with a spatial transform, Compose.inverse still restores the grid."""
+    from monai.transforms import Compose, Spacingd
+
+    vol = np.stack([_skull_phantom_2d()] * 4, axis=-1)[None]
+    img = MetaTensor(torch.as_tensor(vol), affine=torch.diag(torch.tensor([1.0, 1.0, 2.0, 1.0])))
+    pipeline = Compose(
+        [
+            Spacingd("image", pixdim=(0.5, 0.5, 2.0)),
+            MaskIntracraniald("image", outside_value=-1024.0),
+            CTWindowsd("image"),
+        ]
+    )
+    out = pipeline({"image": img})
+    assert out["image"].shape == (3, 41, 41, 4)
+    assert len(out["image"].applied_operations) == 1  # only Spacingd is recorded
+    restored = pipeline.inverse(out)["image"]
+    assert restored.shape == (3, 21, 21, 4)
+    np.testing.assert_allclose(restored.affine.numpy(), img.affine.numpy(), atol=1e-6)

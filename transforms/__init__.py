@@ -1,0 +1,83 @@
+"""MONAI array and dictionary transforms for cranial ultrasound and head CT.
+
+Families: :mod:`.ct` (multi-window channels, intracranial masking), :mod:`.ultrasound` (grey conversion, sector
+masking, speckle-aware normalisation), :mod:`.speckle` (random speckle and acoustic shadows) and :mod:`.labels`
+(image-level presence labels). All are intensity transforms (no resampling), so ``Invertd`` passes them through.
+"""
+
+from .ct import (
+    CT_WINDOW_PRESETS,
+    CTWindows,
+    CTWindowsD,
+    CTWindowsd,
+    CTWindowsDict,
+    MaskIntracranial,
+    MaskIntracranialD,
+    MaskIntracraniald,
+    MaskIntracranialDict,
+    intracranial_mask,
+)
+from .labels import LabelToPresence, LabelToPresenceD, LabelToPresenced, LabelToPresenceDict
+from .speckle import (
+    RandAcousticShadow,
+    RandAcousticShadowD,
+    RandAcousticShadowd,
+    RandAcousticShadowDict,
+    RandSpeckleNoise,
+    RandSpeckleNoiseD,
+    RandSpeckleNoised,
+    RandSpeckleNoiseDict,
+)
+from .ultrasound import (
+    NormalizeSector,
+    NormalizeSectorD,
+    NormalizeSectord,
+    NormalizeSectorDict,
+    SectorMask,
+    SectorMaskD,
+    SectorMaskd,
+    SectorMaskDict,
+    UltrasoundToGrey,
+    UltrasoundToGreyD,
+    UltrasoundToGreyd,
+    UltrasoundToGreyDict,
+    estimate_sector_mask,
+)
+
+__all__ = [
+    "CT_WINDOW_PRESETS",
+    "CTWindows",
+    "CTWindowsd",
+    "CTWindowsD",
+    "CTWindowsDict",
+    "MaskIntracranial",
+    "MaskIntracraniald",
+    "MaskIntracranialD",
+    "MaskIntracranialDict",
+    "intracranial_mask",
+    "LabelToPresence",
+    "LabelToPresenced",
+    "LabelToPresenceD",
+    "LabelToPresenceDict",
+    "RandAcousticShadow",
+    "RandAcousticShadowd",
+    "RandAcousticShadowD",
+    "RandAcousticShadowDict",
+    "RandSpeckleNoise",
+    "RandSpeckleNoised",
+    "RandSpeckleNoiseD",
+    "RandSpeckleNoiseDict",
+    "NormalizeSector",
+    "NormalizeSectord",
+    "NormalizeSectorD",
+    "NormalizeSectorDict",
+    "SectorMask",
+    "SectorMaskd",
+    "SectorMaskD",
+    "SectorMaskDict",
+    "UltrasoundToGrey",
+    "UltrasoundToGreyd",
+    "UltrasoundToGreyD",
+    "UltrasoundToGreyDict",
+    "estimate_sector_mask",
+]
