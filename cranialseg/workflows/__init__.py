@@ -1,0 +1,81 @@
+"""Helpers the bundle configs call: bundle paths, data lists, batch inference, DICOM SEG, evaluation, export."""
+
+from cranialseg.workflows.datalist import find_datalist, load_datalist_section, prepare_datalist
+from cranialseg.workflows.dims import (
+    DropSingletonSlice,
+    DropSingletonSliceD,
+    DropSingletonSliced,
+    DropSingletonSliceDict,
+)
+from cranialseg.workflows.evaluation import EvaluationReport, case_metrics, detection_rates, summarize_cases
+from cranialseg.workflows.handlers import ResumeCheckpointLoader, TrainingCheckpointSaver, latest_checkpoint
+from cranialseg.workflows.inference import BatchInference, Case, discover_input_cases, load_network
+from cranialseg.workflows.meta import (
+    RestoreMetaKeysD,
+    RestoreMetaKeysd,
+    RestoreMetaKeysDict,
+    StashMetaKeysD,
+    StashMetaKeysd,
+    StashMetaKeysDict,
+)
+from cranialseg.workflows.modality import (
+    BUNDLE_FOR,
+    CheckModality,
+    CheckModalityD,
+    CheckModalityd,
+    CheckModalityDict,
+    ModalityMismatchError,
+)
+from cranialseg.workflows.onnx_runtime import OnnxRuntimeNetwork, export_onnx
+from cranialseg.workflows.outputs import (
+    atomic_write,
+    class_volumes,
+    save_label_nifti,
+    save_label_png,
+    save_overlay_png,
+    write_json,
+)
+from cranialseg.workflows.paths import default_device, resolve_bundle_root
+
+__all__ = [
+    "BUNDLE_FOR",
+    "BatchInference",
+    "Case",
+    "CheckModality",
+    "CheckModalityd",
+    "CheckModalityD",
+    "CheckModalityDict",
+    "DropSingletonSlice",
+    "DropSingletonSliced",
+    "DropSingletonSliceD",
+    "DropSingletonSliceDict",
+    "EvaluationReport",
+    "ModalityMismatchError",
+    "OnnxRuntimeNetwork",
+    "RestoreMetaKeysd",
+    "RestoreMetaKeysD",
+    "RestoreMetaKeysDict",
+    "ResumeCheckpointLoader",
+    "TrainingCheckpointSaver",
+    "StashMetaKeysd",
+    "StashMetaKeysD",
+    "StashMetaKeysDict",
+    "atomic_write",
+    "case_metrics",
+    "class_volumes",
+    "default_device",
+    "detection_rates",
+    "discover_input_cases",
+    "export_onnx",
+    "find_datalist",
+    "latest_checkpoint",
+    "load_datalist_section",
+    "load_network",
+    "prepare_datalist",
+    "resolve_bundle_root",
+    "save_label_nifti",
+    "save_label_png",
+    "save_overlay_png",
+    "summarize_cases",
+    "write_json",
+]

@@ -1,0 +1,100 @@
+"""MONAI Label inference task for a cranialseg bundle: ``BundleInferTask`` plus the workarounds it needs.
+
+Needs ``monailabel`` (the MONAI Label environment built by ``scripts/setup_label_env.sh``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+
+import nibabel as nib
+import numpy as np
+from monai.transforms import SaveImage, SaveImaged
+from monai.utils import convert_to_numpy
+from monailabel.interfaces.tasks.infer_v2 import InferType
+from monailabel.tasks.infer.bundle import BundleInferTask
+from monailabel.utils.others.generic import file_ext
+
+from cranialseg.label.transforms import RestoreItemsd, SqueezeChanneld, StashItemsd
+
+__all__ = ["CranialSegInferTask"]
+
+_logger = logging.getLogger(__name__)
+
+
+class CranialSegInferTask(BundleInferTask):
+    """Serve one cranialseg bundle (its ``configs/inference.json``) as a MONAI Label segmentation model.
+
+    On top of MONAI Label's ``BundleInferTask`` it:
+
+    * moves the string ``image_path`` (``monailabel/tasks/infer/basic_infer.py:282``) out of the way of MONAI 1.6's
+      ``Spacingd`` (``monai/transforms/spatial/dictionary.py:526-531``) and restores it for the writer;
+    * drops the singleton channel of a 2D label map left by ``Restored`` (``monailabel/transform/post.py:157``), so
+      the writer saves a ``(W, H)`` PNG on the input's grid instead of a 3D ITK image;
+    * drops MONAI's array ``SaveImage`` from the postprocessing too, not only ``SaveImaged``
+      (``monailabel/tasks/infer/bundle.py:86``): MONAI Label writes the label map itself;
+    * writes labels as ``uint8`` and a 2D JPEG input's labels as PNG (lossless), unless the request says otherwise;
+    * writes a 2D NIfTI label map with the input's affine: MONAI Label's writer drops the affine of 2D arrays
+      (``monailabel/transform/writer.py:232``) and its nibabel path fails on them (``writer.py:228-230``);
+    * sets the task type to segmentation whatever the folder name (``monailabel/tasks/infer/bundle.py:274-289``
+      guesses it from words such as ``detection`` in the name).
+
+    Args:
+        path: the bundle folder (``<app>/model/<name>``).
+        conf: the app's ``--conf`` settings.
+        kwargs: passed to ``BundleInferTask``.
+
+    Example:
+        >>> task = CranialSegInferTask("app/model/head_ct_haemorrhage_segmentation", {})  # doctest: +SKIP
+        >>> task.info()["dimension"], sorted(task.info()["labels"])  # doctest: +SKIP
+        (3, ['edh', 'iph', 'ivh', 'sdh', 'ventricles'])
+    """
+
+    def __init__(self, path: str, conf: Dict[str, str], **kwargs: Any):
+        kwargs.setdefault("type", InferType.SEGMENTATION)
+        kwargs.setdefault("post_filter", [SaveImaged, SaveImage])
+        super().__init__(path, conf, **kwargs)
+
+    def pre_transforms(self, data: Optional[Dict[str, Any]] = None) -> Sequence[Callable]:
+        return [StashItemsd(keys=self.key_image), *super().pre_transforms(data)]
+
+    def post_transforms(self, data: Optional[Dict[str, Any]] = None) -> Sequence[Callable]:
+        return [
+            *super().post_transforms(data),
+            SqueezeChanneld(keys=self.key_pred, spatial_dims=3 if self.dimension == 3 else 2),
+            RestoreItemsd(),
+        ]
+
+    def writer(self, data: Dict[str, Any], extension: Optional[str] = None, dtype: Any = None) -> Tuple[Any, Any]:
+        if dtype is None and not data.get("result_dtype"):
+            dtype = "uint8"
+        path = data.get("image_path")
+        if extension is None and not data.get("result_extension") and isinstance(path, str):
+            if os.path.splitext(path)[1].lower() in (".jpg", ".jpeg"):
+                extension = ".png"
+        ext = extension or data.get("result_extension") or (file_ext(path) if isinstance(path, str) else None)
+        label = data.get(self.output_label_key)
+        if ext in (".nii", ".nii.gz") and label is not None and len(label.shape) == 2:
+            return self._write_2d_nifti(data, ext, dtype or data.get("result_dtype"))
+        return super().writer(data, extension=extension, dtype=dtype)
+
+    def _write_2d_nifti(self, data: Dict[str, Any], ext: str, dtype: Any) -> Tuple[str, Any]:
+        arr = convert_to_numpy(data[self.output_label_key]).astype(np.dtype(dtype or "uint8"))
+        meta = data.get(f"{self.output_label_key}_meta_dict") or {}
+        affine = meta.get("affine")
+        if affine is None:
+            image = data.get(self.key_image)
+            affine = getattr(image, "meta", {}).get("original_affine", getattr(image, "affine", None))
+        affine = np.eye(4) if affine is None else np.asarray(convert_to_numpy(affine), dtype=np.float64)
+        if affine.shape == (3, 3):  # a 2D affine: (x, y) rotation/scale and translation
+            full = np.eye(4)
+            full[:2, :2], full[:2, 3] = affine[:2, :2], affine[:2, 2]
+            affine = full
+        fd, out = tempfile.mkstemp(suffix=ext)
+        os.close(fd)
+        nib.save(nib.Nifti1Image(arr, affine), out)
+        _logger.info(f"2D NIfTI label {arr.shape} written with the input's affine to {out}")
+        return out, data.get(self.output_json_key, {})

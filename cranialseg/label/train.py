@@ -1,0 +1,81 @@
+"""MONAI Label training task for a cranialseg bundle: ``BundleTrainTask`` plus the workarounds it needs.
+
+Needs ``monailabel`` (the MONAI Label environment built by ``scripts/setup_label_env.sh``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any, Dict, List, Optional, cast
+
+from monailabel.interfaces.datastore import Datastore
+from monailabel.tasks.train.bundle import BundleTrainTask
+
+__all__ = ["CranialSegTrainTask", "image_spatial_dims"]
+
+_logger = logging.getLogger(__name__)
+
+_2D_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def image_spatial_dims(path: str) -> int:
+    """2 for a frame (PNG/JPEG/TIFF, or a NIfTI whose third axis has one voxel), else 3. Reads headers only."""
+    lower = path.lower()
+    if lower.endswith(_2D_EXTS):
+        return 2
+    if lower.endswith((".nii", ".nii.gz")):
+        import nibabel as nib
+
+        shape = tuple(cast(Any, nib.load(path)).shape)
+        return 2 if len(shape) == 2 or (len(shape) >= 3 and shape[2] == 1) else 3
+    return 3
+
+
+class CranialSegTrainTask(BundleTrainTask):
+    """Train one cranialseg bundle (its ``configs/train.json``) from MONAI Label's labelled images.
+
+    On top of MONAI Label's ``BundleTrainTask`` it:
+
+    * trains each model only on images of its own dimension: MONAI Label hands every labelled image of the
+      datastore to every trainer (``monailabel/tasks/train/bundle.py:160-178``), so a studies folder that mixes
+      head CT volumes and ultrasound frames would feed frames to the 3D model;
+    * lowers the bundle's ``val_interval`` to the requested ``max_epochs`` when it is larger: the bundle writes
+      ``models/model.pt`` from its validation ``CheckpointSaver`` (best key metric), which a short run from MONAI
+      Label (``max_epochs`` 1) would otherwise never reach, so no new model would be served.
+
+    Args:
+        path: the bundle folder (``<app>/model/<name>``).
+        conf: the app's ``--conf`` settings.
+        kwargs: passed to ``BundleTrainTask``.
+    """
+
+    def __init__(self, path: str, conf: Dict[str, str], **kwargs: Any):
+        super().__init__(path, conf, **kwargs)
+        self.dimension = 3
+        metadata = os.path.join(path, "configs", "metadata.json")
+        if self.valid and os.path.exists(metadata):
+            with open(metadata) as fp:
+                inputs = json.load(fp).get("network_data_format", {}).get("inputs", {})
+            first: Dict[str, Any] = next(iter(inputs.values()), {})
+            self.dimension = len(first.get("spatial_shape") or [0, 0, 0])
+        self._max_epochs: Optional[int] = None
+
+    def _fetch_datalist(self, request: Dict[str, Any], datastore: Datastore) -> List[Dict[str, Any]]:
+        items = super()._fetch_datalist(request, datastore)
+        kept = [d for d in items if image_spatial_dims(d["image"]) == self.dimension]
+        if len(kept) != len(items):
+            skipped = len(items) - len(kept)
+            _logger.info(f"{request.get('model')}: {skipped} labelled image(s) of another dimension skipped")
+        return kept
+
+    def __call__(self, request: Dict[str, Any], datastore: Datastore):
+        self._max_epochs = int(request.get("max_epochs", 50))
+        return super().__call__(request, datastore)
+
+    def _update_overrides(self, overrides: Dict[str, Any]) -> Dict[str, Any]:
+        interval = self.bundle_config.get("val_interval")
+        if isinstance(interval, int) and self._max_epochs is not None and interval > self._max_epochs:
+            overrides["val_interval"] = max(1, self._max_epochs)
+        return overrides

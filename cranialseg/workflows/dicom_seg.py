@@ -1,0 +1,180 @@
+"""Write a label map as a DICOM Segmentation (highdicom) that references the source series."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cranialseg.workflows.outputs import atomic_write, to_numpy
+
+__all__ = ["read_dicom_series", "sample_label_on_series", "write_dicom_seg"]
+
+
+def read_dicom_series(source: str | Path | Sequence[str | Path], series_uid: str | None = None) -> list[Any]:
+    """pydicom datasets (with pixel data) of one series, sorted along the slice normal.
+
+    ``source`` is a folder (searched recursively), one file or a list of files. When the files hold several series
+    the one with ``series_uid`` is taken, else the one with most instances.
+
+    Example:
+        >>> read_dicom_series([])
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: no DICOM image files found in []
+    """
+    import pydicom
+
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    else:
+        files = [Path(p) for p in source]
+    series: dict[str, list[Any]] = defaultdict(list)
+    for file in files:
+        try:
+            ds = pydicom.dcmread(file)
+        except Exception:
+            continue
+        if "PixelData" in ds and "SeriesInstanceUID" in ds:
+            series[str(ds.SeriesInstanceUID)].append(ds)
+    if not series:
+        raise FileNotFoundError(f"no DICOM image files found in {source}")
+    if series_uid is not None and series_uid in series:
+        chosen = series[series_uid]
+    else:
+        chosen = max(series.values(), key=len)
+
+    def position(ds: Any) -> float:
+        iop = np.asarray(getattr(ds, "ImageOrientationPatient", [1, 0, 0, 0, 1, 0]), dtype=float)
+        ipp = np.asarray(getattr(ds, "ImagePositionPatient", [0, 0, 0]), dtype=float)
+        return float(np.dot(np.cross(iop[:3], iop[3:]), ipp))
+
+    return sorted(chosen, key=position)
+
+
+def sample_label_on_series(label: Any, affine: Any, datasets: Sequence[Any]) -> np.ndarray:
+    """Nearest-neighbour sample a label map on the pixel grid of each source slice.
+
+    Args:
+        label: ``(1, X, Y, Z)`` or ``(X, Y, Z)`` label map on the grid given by ``affine``.
+        affine: 4x4 voxel-to-world affine in MONAI's RAS convention (as MONAI's DICOM readers return it).
+        datasets: the source slices (``ImagePositionPatient``, ``ImageOrientationPatient``, ``PixelSpacing``).
+
+    Returns:
+        uint8 array ``(len(datasets), Rows, Columns)``, frame ``i`` aligned with ``datasets[i]``. Working from the
+        slice geometry keeps this right whatever axis order or flips the reader used.
+
+    Example:
+        >>> sample_label_on_series(np.zeros((2, 2, 1)), np.eye(4), []).shape
+        (0,)
+    """
+    arr = np.rint(to_numpy(label)).astype(np.uint8)
+    arr = arr[0] if arr.ndim == 4 else arr
+    if arr.ndim != 3:
+        raise ValueError(f"label must be 3D (X, Y, Z) for a DICOM SEG, got shape {arr.shape}")
+    if not datasets:
+        return np.zeros((0,), dtype=np.uint8)
+    world_to_voxel = np.linalg.inv(np.asarray(to_numpy(affine), dtype=np.float64))
+    frames = []
+    for ds in datasets:
+        rows, cols = int(ds.Rows), int(ds.Columns)
+        iop = np.asarray(ds.ImageOrientationPatient, dtype=np.float64)
+        ipp = np.asarray(ds.ImagePositionPatient, dtype=np.float64)
+        row_spacing, col_spacing = (float(v) for v in ds.PixelSpacing)
+        r, c = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+        lps = ipp[None, None] + c[..., None] * col_spacing * iop[:3] + r[..., None] * row_spacing * iop[3:]
+        ras = lps * np.array([-1.0, -1.0, 1.0])
+        homo = np.concatenate([ras, np.ones((rows, cols, 1))], axis=-1)
+        vox = np.rint(homo @ world_to_voxel.T)[..., :3].astype(np.int64)
+        inside = np.all((vox >= 0) & (vox < np.asarray(arr.shape)), axis=-1)
+        frame = np.zeros((rows, cols), dtype=np.uint8)
+        v = vox[inside]
+        frame[inside] = arr[v[:, 0], v[:, 1], v[:, 2]]
+        frames.append(frame)
+    return np.stack(frames)
+
+
+def _segment_codes(name: str) -> tuple[Any, Any]:
+    from pydicom.sr.codedict import codes
+
+    key = name.lower()
+    if "ventric" in key and "ivh" not in key:
+        return codes.SCT.AnatomicalStructure, codes.SCT.LateralVentricle
+    if "clot" in key:
+        return codes.SCT.MorphologicallyAbnormalStructure, codes.SCT.BloodClot
+    return codes.SCT.MorphologicallyAbnormalStructure, codes.SCT.Hemorrhage
+
+
+def write_dicom_seg(
+    label: Any,
+    affine: Any,
+    source: str | Path | Sequence[str | Path],
+    path: str | Path,
+    class_names: Sequence[str],
+    *,
+    series_uid: str | None = None,
+    overwrite: bool = False,
+    algorithm_name: str = "cranialseg DAResUNet",
+    algorithm_version: str = "0.1.0",
+) -> Path:
+    """Write a DICOM SEG (binary, one segment per non-background class) for ``label`` over the source series.
+
+    Args:
+        label: label map on the grid of ``affine`` (values are indices into ``class_names``).
+        affine: 4x4 RAS voxel-to-world affine of ``label``.
+        source: the DICOM series (folder or files) the prediction was made from; the SEG references it.
+        path: output ``.dcm`` file, written atomically.
+        class_names: label names, index 0 the background.
+        series_uid: SeriesInstanceUID of the source series when the folder holds several.
+        overwrite: replace an existing ``path``.
+
+    Example:
+        >>> write_dicom_seg(np.zeros((1, 2, 2, 1)), np.eye(4), [], "seg.dcm", ["bg", "a"])
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: no DICOM image files found in []
+    """
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    import cranialseg
+
+    datasets = read_dicom_series(source, series_uid)
+    mask = sample_label_on_series(label, affine, datasets)
+    algorithm = hd.AlgorithmIdentificationSequence(
+        name=algorithm_name, version=algorithm_version, family=codes.cid7162.ArtificialIntelligence
+    )
+    descriptions = []
+    for number, name in enumerate(class_names[1:], start=1):
+        category, kind = _segment_codes(name)
+        descriptions.append(
+            hd.seg.SegmentDescription(
+                segment_number=number,
+                segment_label=str(name),
+                segmented_property_category=category,
+                segmented_property_type=kind,
+                algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+                algorithm_identification=algorithm,
+            )
+        )
+    seg = hd.seg.Segmentation(
+        source_images=datasets,
+        pixel_array=mask,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=descriptions,
+        series_instance_uid=hd.UID(),
+        series_number=int(getattr(datasets[0], "SeriesNumber", 0) or 0) + 1000,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="cranialseg",
+        manufacturer_model_name=algorithm_name,
+        software_versions=str(getattr(cranialseg, "__version__", "0")),
+        device_serial_number="0",
+        series_description="cranialseg segmentation",
+        omit_empty_frames=False,
+    )
+    return atomic_write(path, lambda tmp: seg.save_as(tmp), overwrite=overwrite)

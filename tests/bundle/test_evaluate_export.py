@@ -1,0 +1,99 @@
+"""evaluate.json (CSV, JSON, overlays), ONNX export + ONNX Runtime inference, TorchScript export."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+
+from tests.bundle.helpers import (
+    CT_BUNDLE,
+    TINY_CT_OVERRIDES,
+    TINY_US_OVERRIDES,
+    US_BUNDLE,
+    all_items,
+    run_workflow,
+    save_tiny_checkpoint,
+)
+
+
+def test_ct_evaluation_report(ct_demo, tmp_path):
+    save_tiny_checkpoint(CT_BUNDLE, tmp_path, TINY_CT_OVERRIDES)
+    out = tmp_path / "eval"
+    run_workflow(
+        CT_BUNDLE,
+        ["train.json", "evaluate.json"],
+        bundle_root=str(tmp_path),
+        datalist_file=str(ct_demo),
+        output_dir=str(out),
+        eval_section="validation",
+        pixdim=[3.6, 3.6, 10.0],
+        **TINY_CT_OVERRIDES,
+    )
+    expected_cases = len(json.loads(ct_demo.read_text())["validation"])
+    rows = list(csv.DictReader(open(out / "metrics_per_case.csv")))
+    assert len(rows) == expected_cases
+    for column in ("ventricles_dice", "SDH_iou", "IPH_hd95_mm", "IVH_asd_mm", "EDH_volume_error_ml"):
+        assert column in rows[0]
+    summary = json.loads((out / "metrics_summary.json").read_text())
+    assert summary["num_cases"] == expected_cases
+    assert set(summary["per_class"]) == {"ventricles", "EDH", "SDH", "IPH", "IVH"}
+    assert {"sensitivity", "specificity"} <= set(summary["detection"])
+    assert summary["overlays"]["best"] and summary["overlays"]["worst"]
+    for entry in summary["overlays"]["best"] + summary["overlays"]["worst"]:
+        assert (out / entry["png"].split("/")[-1]).is_file()
+
+
+def test_onnx_runtime_matches_torch(us_demo, tmp_path):
+    pytest.importorskip("onnxruntime")
+    save_tiny_checkpoint(US_BUNDLE, tmp_path, TINY_US_OVERRIDES)
+    run_workflow(US_BUNDLE, ["inference.json"], run_id="export_onnx", bundle_root=str(tmp_path), **TINY_US_OVERRIDES)
+    assert (tmp_path / "models" / "model.onnx").is_file()
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(all_items(us_demo)[0]["image"], inputs / "case.nii.gz")
+    for engine, flag in (("torch", False), ("ort", True)):
+        run_workflow(
+            US_BUNDLE,
+            ["inference.json"],
+            bundle_root=str(tmp_path),
+            input_dir=str(inputs),
+            output_dir=str(tmp_path / engine),
+            use_onnxruntime=flag,
+            **TINY_US_OVERRIDES,
+        )
+    a = np.asarray(nib.load(tmp_path / "torch" / "case_seg.nii.gz").dataobj)
+    b = np.asarray(nib.load(tmp_path / "ort" / "case_seg.nii.gz").dataobj)
+    assert (a == b).mean() > 0.999
+
+
+def test_torchscript_export_matches(tmp_path):
+    from monai.bundle import ckpt_export
+
+    ckpt = save_tiny_checkpoint(CT_BUNDLE, tmp_path, TINY_CT_OVERRIDES)
+    configs = CT_BUNDLE / "configs"
+    overrides = {"bundle_root": str(tmp_path), "network_def#channels": [8, 16, 32, 64], "network_def#num_heads": 2}
+    ckpt_export(
+        net_id="network_def",
+        filepath=str(tmp_path / "model.ts"),
+        ckpt_file=str(ckpt),
+        meta_file=str(configs / "metadata.json"),
+        config_file=str(configs / "inference.json"),
+        **overrides,
+    )
+    scripted = torch.jit.load(str(tmp_path / "model.ts"))
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(str(configs / "inference.json"))
+    parser.update(overrides)
+    net = parser.get_parsed_content("network_def")
+    net.load_state_dict(torch.load(ckpt, weights_only=True))
+    x = torch.rand(1, 3, 32, 32, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(scripted(x), net.eval()(x), atol=1e-4, rtol=1e-4)

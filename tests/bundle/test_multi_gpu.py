@@ -1,0 +1,46 @@
+"""multi_gpu_train.json: real DistributedDataParallel training with 2 processes (gloo on CPU) via torchrun."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from tests.bundle.helpers import CT_BUNDLE, REPO_ROOT
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_gloo(ct_demo, tmp_path):
+    configs = CT_BUNDLE / "configs"
+    content = json.loads(ct_demo.read_text())
+    content["validation"] = content["validation"] + content["test"]  # at least one validation case per rank
+    datalist = ct_demo.parent / "datalist_ddp.json"
+    datalist.write_text(json.dumps(content, indent=4))
+    assert len(content["training"]) >= 2 and len(content["validation"]) >= 2
+    files = json.dumps([str(configs / "train.json"), str(configs / "multi_gpu_train.json")])
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
+        "-m", "monai.bundle", "run", "training",
+        "--config_file", files,
+        "--meta_file", str(configs / "metadata.json"),
+        "--logging_file", str(configs / "logging.conf"),
+        "--bundle_root", str(tmp_path),
+        "--datalist_file", str(datalist),
+        "--max_epochs", "1",
+        "--val_interval", "1",
+        "--pixdim", "[3.6,3.6,10.0]",
+        "--roi_size", "[32,32,8]",
+        "--network_def#channels", "[8,16,32,64]",
+        "--network_def#num_heads", "2",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-3000:]
+    assert "val_mean_dice" in log
+    state = torch.load(tmp_path / "models" / "model.pt", weights_only=True)
+    assert not any(k.startswith("module.") for k in state)  # DDP wrapper not in the saved weights
