@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Set up (idempotent) and run the test suite: lint, bundle verification, pytest (not the `slow` tests).
-# Usage: bash scripts/run_tests.sh [extra pytest args]     e.g. `-m slow` for the long tests
+# Set up (idempotent) and run the test suite: lint, bundle verification, pytest (not the `slow` tests), then
+# the MONAI Label stage: its own venv (cached under ~/.cache/cranialseg) and real-server tests (MONAI Label +
+# Orthanc on 127.0.0.1). CRANIALSEG_SKIP_LABEL=1 skips that stage.
+# Usage: bash scripts/run_tests.sh [pytest args]     e.g. `-m slow` for the long tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh test
@@ -21,3 +23,11 @@ fi
 echo "== pytest"
 if [ "$#" -eq 0 ]; then set -- -m "not slow"; fi
 python -m pytest -n "${PYTEST_WORKERS:-2}" --durations=15 "$@"
+
+if [ "${CRANIALSEG_SKIP_LABEL:-0}" != "1" ]; then
+    echo "== MONAI Label: environment and real-server tests"
+    bash scripts/ci_label_deps.sh
+    export CRANIALSEG_LABEL_VENV="${CRANIALSEG_LABEL_VENV:-$HOME/.cache/cranialseg/venv-label}"
+    bash scripts/setup_label_env.sh
+    python -m pytest tests/label -m slow -p no:xdist -q --durations=10
+fi

@@ -116,8 +116,10 @@ class DAResUNet(nn.Module):
         reduction: channel-attention MLP reduction ratio.
         spatial_kernel_size: spatial-attention kernel (int or per axis, odd), 7 by default.
         self_attention: ``"sal"`` (dense + sparse), ``"dense"`` (windowed softmax attention) or ``"none"``.
-        sal_levels: encoder levels (0 = full resolution) that get self-attention; ``None`` = every level. In 3D
-            an 8x8x8 window at full resolution is costly: use the deeper levels, e.g. ``(2, 3, 4)``.
+        sal_levels: encoder levels (0 = full resolution) that get self-attention. ``None``: every level in 1D and
+            2D (the authors' 2D network); in 3D the levels from 2 (1/4 resolution) down, because 512-token
+            windows at full resolution need tens of GB for a 96^3 input (about 72 GB measured by the estimate in
+            ``scripts/benchmark_networks.py``). Pass ``range(len(channels))`` to force every level in 3D.
         window_size: attention window, int or per axis; it shrinks to the map where the map is smaller.
         num_heads: attention heads (capped at the level's channels, which it must divide).
         sparse_mode: ``"relu2"`` (ReLU(S)^2, the authors') or ``"topk"``.
@@ -197,7 +199,9 @@ class DAResUNet(nn.Module):
         check_odd_kernel(kernel, "kernel_size")
         stride_list = [ensure_tuple_dims(s, spatial_dims, f"strides[{i}]") for i, s in enumerate(strides)]
         levels = len(channels)
-        sal_set = set(range(levels)) if sal_levels is None else {int(v) for v in sal_levels}
+        if sal_levels is None:  # every level in 1D/2D; in 3D from 1/4 resolution down (see the docstring)
+            sal_levels = range(levels) if spatial_dims < 3 else range(min(2, levels - 1), levels)
+        sal_set = {int(v) for v in sal_levels}
         if any(not 0 <= v < levels for v in sal_set):
             raise ValueError(f"sal_levels must index encoder levels 0..{levels - 1}, got {sal_levels!r}.")
 

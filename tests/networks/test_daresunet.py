@@ -55,7 +55,7 @@ def _count(module: torch.nn.Module) -> int:
     "spatial_dims, expected",
     [
         (2, {"dual_attention": 2417569, "resunet": 2033522, "csr_unet": 2056399, "attention_gated": 2056134}),
-        (3, {"dual_attention": 6250605, "resunet": 5737618, "csr_unet": 5763435, "attention_gated": 5760230}),
+        (3, {"dual_attention": 6191193, "resunet": 5737618, "csr_unet": 5763435, "attention_gated": 5760230}),
     ],
 )
 def test_pinned_parameter_counts(spatial_dims, expected):
@@ -178,3 +178,14 @@ def test_default_2d_network_learns_a_toy_mask():
     with torch.no_grad():
         after = _dice(net(x).argmax(1).float(), y.float())
     assert after > 0.9, (before, after)
+
+
+def test_3d_default_puts_sal_from_quarter_resolution_down():
+    net = DAResUNet(3, 1, 2)
+    has_sal = [
+        isinstance(level, torch.nn.Sequential) and isinstance(level[-1], SparseAttentionLayer) for level in net.refine
+    ]
+    assert has_sal == [False, False, True, True, True]
+    assert all(isinstance(level[0] if isinstance(level, torch.nn.Sequential) else level, CBAM) for level in net.refine)
+    forced = DAResUNet(3, 1, 2, channels=(8, 16), strides=(2,), num_heads=4, sal_levels=range(2))
+    assert all(isinstance(level[-1], SparseAttentionLayer) for level in forced.refine)
