@@ -18,6 +18,8 @@ from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends, convert_to_dst_type, convert_to_tensor, look_up_option
 from scipy import ndimage
 
+from .source_mask import MaskFromSourced
+
 __all__ = [
     "CT_WINDOW_PRESETS",
     "CTWindows",
@@ -220,7 +222,7 @@ class CTWindowsd(MapTransform):
         return d
 
 
-class MaskIntracraniald(MapTransform):
+class MaskIntracraniald(MaskFromSourced):
     """Dictionary-based :class:`MaskIntracranial`.
 
     The mask is estimated once from ``source_key`` (default: the first key) and applied to every key, so several
@@ -247,25 +249,13 @@ class MaskIntracraniald(MapTransform):
         keep_skull: bool = False,
         allow_missing_keys: bool = False,
     ) -> None:
-        super().__init__(keys, allow_missing_keys)
-        self.source_key = source_key
-        self.mask_key = mask_key
-        self.masker = MaskIntracranial(bone_threshold, soft_min, outside_value, keep_skull)
-
-    def __call__(self, data: Mapping[Hashable, NdarrayOrTensor]) -> dict[Hashable, NdarrayOrTensor]:
-        d = dict(data)
-        source = self.source_key if self.source_key is not None else self.first_key(d)
-        if source == ():
-            return d
-        if source not in d:
-            raise KeyError(f"MaskIntracraniald: source_key {source!r} not in the data (keys: {list(d)})")
-        mask = self.masker.compute_mask(d[source])
-        for key in self.key_iterator(d):
-            d[key] = self.masker(d[key], mask=mask)
-        if self.mask_key is not None:
-            m, *_ = convert_to_dst_type(mask.astype(np.uint8), dst=d[source])
-            d[self.mask_key] = m
-        return d
+        super().__init__(
+            keys,
+            MaskIntracranial(bone_threshold, soft_min, outside_value, keep_skull),
+            source_key,
+            mask_key,
+            allow_missing_keys,
+        )
 
 
 CTWindowsD = CTWindowsDict = CTWindowsd

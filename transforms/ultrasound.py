@@ -24,6 +24,8 @@ from monai.utils import TransformBackends, convert_to_dst_type, convert_to_tenso
 from scipy import ndimage
 from skimage.morphology import convex_hull_image, disk
 
+from .source_mask import MaskFromSourced
+
 __all__ = [
     "UltrasoundToGrey",
     "UltrasoundToGreyd",
@@ -307,7 +309,7 @@ class UltrasoundToGreyd(MapTransform):
         return d
 
 
-class SectorMaskd(MapTransform):
+class SectorMaskd(MaskFromSourced):
     """Dictionary-based :class:`SectorMask`.
 
     The sector is estimated from ``source_key`` (default: the first key) and applied to every key; ``mask_key``
@@ -334,25 +336,9 @@ class SectorMaskd(MapTransform):
         working_size: int = 384,
         allow_missing_keys: bool = False,
     ) -> None:
-        super().__init__(keys, allow_missing_keys)
-        self.source_key = source_key
-        self.mask_key = mask_key
-        self.masker = SectorMask(threshold, opening_radius, convex, working_size)
-
-    def __call__(self, data: Mapping[Hashable, NdarrayOrTensor]) -> dict[Hashable, NdarrayOrTensor]:
-        d = dict(data)
-        source = self.source_key if self.source_key is not None else self.first_key(d)
-        if source == ():
-            return d
-        if source not in d:
-            raise KeyError(f"SectorMaskd: source_key {source!r} not in the data (keys: {list(d)})")
-        mask = self.masker.compute_mask(d[source])
-        if self.mask_key is not None:
-            m, *_ = convert_to_dst_type(mask.astype(np.uint8), dst=d[source], dtype=torch.uint8)
-            d[self.mask_key] = m
-        for key in self.key_iterator(d):
-            d[key] = self.masker(d[key], mask=mask)
-        return d
+        super().__init__(
+            keys, SectorMask(threshold, opening_radius, convex, working_size), source_key, mask_key, allow_missing_keys
+        )
 
 
 class NormalizeSectord(MapTransform):
