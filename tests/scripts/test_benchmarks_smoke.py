@@ -1,0 +1,202 @@
+"""Smoke tests of the benchmark scripts: each runs on a tiny setting and writes valid JSON with sane values.
+
+Timings are never asserted (the machine is shared); the checks are on structure, counts, FLOPs and metrics that
+do not depend on speed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cranialseg.benchmarking import PeakRSS, count_flops, machine_info, time_call
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+
+
+def load_script(name: str):
+    """Import ``scripts/<name>.py`` as a module (scripts are not a package)."""
+    if str(SCRIPTS) not in sys.path:
+        sys.path.insert(0, str(SCRIPTS))
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def assert_machine_block(payload: dict) -> None:
+    m = payload["machine"]
+    assert m["date_utc"].endswith("Z") and len(m["date_utc"]) == 20
+    assert m["versions"]["torch"] and m["versions"]["monai"]
+    assert m["logical_cpus"] >= 1
+    assert m["load_average"] is None or len(m["load_average"]) == 3
+
+
+def test_helpers_count_conv_flops_and_time():
+    net = torch.nn.Conv2d(1, 4, 3, padding=1, bias=False)
+    assert count_flops(net, torch.rand(1, 1, 32, 32)) == 2 * 9 * 4 * 32 * 32
+    calls = []
+    timing = time_call(lambda: calls.append(1), warmup=2, repeats=3)
+    assert len(calls) == 5 and timing["repeats"] == 3 and timing["min_s"] <= timing["median_s"] <= timing["max_s"]
+    with PeakRSS() as mem:
+        buf = bytearray(64 * 2**20)
+        buf[::4096] = b"\x01" * len(buf[::4096])  # touch every page
+    assert mem.delta_mb is None or mem.delta_mb >= 48
+    assert set(machine_info()) >= {"date_utc", "cpu", "versions", "load_average", "torch_threads"}
+
+
+def test_attention_estimate_matches_hand_count():
+    bench = load_script("benchmark_networks")
+    # level 0 of 1x1x96^3: 12^3 windows x 8 heads x 512^2 x 4 bytes x 5 copies
+    expected = 12**3 * 8 * 512**2 * 4 * 5 / 1e9
+    assert bench.estimate_attention_gb([1, 1, 96, 96, 96], [16, 32, 64, 128, 256], None) == round(expected, 2)
+    # level 2 (24^3): 3^3 windows of 512 tokens; levels 3 and 4 are smaller
+    assert bench.estimate_attention_gb([1, 1, 96, 96, 96], [16, 32, 64, 128, 256], [2, 3, 4]) == round(
+        27 * 8 * 512**2 * 4 * 5 / 1e9, 2
+    )
+
+
+def test_benchmark_networks_tiny(tmp_path):
+    bench = load_script("benchmark_networks")
+    out = tmp_path / "networks.json"
+    bench.main(["--tiny", "--dims", "2", "--models", "default", "UNet", "--repeats", "1", "--threads", "1",
+                "--backends", "eager", "onnxruntime", "--out", str(out)])  # fmt: skip
+    payload = json.loads(out.read_text())
+    assert_machine_block(payload)
+    rows = {(r["name"], r["backend"]): r for r in payload["rows"]}
+    assert set(rows) == {
+        ("ours dual_attention (default)", "eager"),
+        ("ours dual_attention (default)", "onnxruntime"),
+        ("MONAI UNet (num_res_units=2)", "eager"),
+    }
+    for r in rows.values():
+        assert r["status"] == "ok", r
+        assert r["input_shape"] == [1, 1, 32, 32]
+        assert r["latency"]["median_s"] > 0 and r["params"] > 0 and r["gflops"] > 0
+    assert rows[("ours dual_attention (default)", "onnxruntime")]["max_abs_diff_vs_eager"] < 1e-3
+    assert {g["spatial_dims"] for g in payload["goals"]} == {2}
+    assert payload["matmul_peak"]["median_gflops"] > 0
+
+
+def test_benchmark_inference_tiny(tmp_path):
+    bench = load_script("benchmark_inference")
+    out = tmp_path / "inference.json"
+    bench.main(["--tiny", "--cases", "us", "--no-dicom", "--paths", "ours_eager", "monai_unet_eager", "--threads",
+                "1", "--out", str(out)])  # fmt: skip
+    payload = json.loads(out.read_text())
+    assert_machine_block(payload)
+    (case,) = payload["cases"]
+    assert case["shape"] == [160, 128] and case["roi"] == [128, 128]
+    assert {r["path"] for r in case["rows"]} == {"ours_eager", "monai_unet_eager"}
+    for r in case["rows"]:
+        assert r["status"] == "ok", r
+        # ROI 128x128 over 160x128 at overlap 0.25: two windows along x, one along y
+        assert r["windows"] == 2
+        assert r["flops_per_voxel"] > 0 and 0 < r["fraction_of_matmul_peak"]
+    assert any("no GPU" in s for s in payload["not_run"])
+
+
+def test_benchmark_training_tiny(tmp_path):
+    bench = load_script("benchmark_training")
+    out = tmp_path / "training.json"
+    bench.main(["--tiny", "--dims", "2", "--threads", "1", "--out", str(out)])
+    payload = json.loads(out.read_text())
+    assert_machine_block(payload)
+    assert [r["model"] for r in payload["rows"]] == ["ours", "monai_unet"]
+    for r in payload["rows"]:
+        assert r["status"] == "ok", r
+        assert r["input_shape"] == [2, 1, 32, 32]
+        assert math.isclose(r["samples_per_s"], 2 / r["latency"]["median_s"], rel_tol=1e-2)
+
+
+def _fake_hc18(root: Path) -> Path:
+    """Six 80x54 'HC18' images with filled ellipses, a CSV with the exact reference HC, and a datalist."""
+    from PIL import Image, ImageDraw
+
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    rows, items = ["filename,pixel size(mm),head circumference (mm)"], []
+    for i in range(6):
+        stem = f"{i:03d}_HC"
+        box = (15 + i, 8, 65 - i, 46)
+        img, lab = Image.new("L", (80, 54), 20), Image.new("L", (80, 54), 0)
+        ImageDraw.Draw(img).ellipse(box, fill=180)
+        ImageDraw.Draw(lab).ellipse(box, fill=1)
+        img.save(root / "images" / f"{stem}.png")
+        lab.save(root / "labels" / f"{stem}.png")
+        a, b = (box[2] - box[0]) / 2 * 0.1, (box[3] - box[1]) / 2 * 0.1
+        rows.append(f"{stem}.png,0.1,{math.pi * (3 * (a + b) - math.sqrt((3 * a + b) * (a + 3 * b))):.3f}")
+        items.append({"image": f"images/{stem}.png", "label": f"labels/{stem}.png"})
+    (root / "pixel_size_and_HC.csv").write_text("\n".join(rows) + "\n")
+    datalist = root / "datalist.json"
+    datalist.write_text(json.dumps({"training": items[:4], "validation": items[4:], "test": []}))
+    return datalist
+
+
+def test_quality_scores_on_known_ellipse():
+    bench = load_script("benchmark_quality")
+    yy, xx = np.mgrid[0:200, 0:300]
+    mask = ((xx - 150) / 100.0) ** 2 + ((yy - 100) / 60.0) ** 2 <= 1.0  # semi-axes 100 and 60 px
+    spacing = (0.2, 0.2)
+    a, b = 60 * 0.2, 100 * 0.2
+    ref = math.pi * (3 * (a + b) - math.sqrt((3 * a + b) * (a + 3 * b)))
+    assert bench.ellipse_circumference_mm(mask, spacing) == pytest.approx(ref, rel=0.01)
+    scores = bench.score_case(mask, mask, spacing, ref)
+    assert scores["dice"] == 1.0 and scores["iou"] == 1.0 and scores["hd95_mm"] == 0.0
+    assert scores["hc_abs_error_mm"] < 0.01 * ref
+    empty = bench.score_case(np.zeros_like(mask), mask, spacing, ref)
+    assert empty["dice"] == 0.0 and empty["hd95_mm"] is None and empty["hc_mm"] is None
+
+
+def test_benchmark_quality_tiny(tmp_path):
+    bench = load_script("benchmark_quality")
+    datalist = _fake_hc18(tmp_path / "hc18")
+    out = tmp_path / "quality.json"
+    bench.main(["--datalist", str(datalist), "--hc18-dir", str(tmp_path / "hc18"), "--image-size", "32", "24",
+                "--epochs", "1", "--batch-size", "2", "--channels", "4", "8", "16", "32", "--networks", "MONAI UNet",
+                "--quiet", "--threads", "1", "--out", str(out)])  # fmt: skip
+    payload = json.loads(out.read_text())
+    assert_machine_block(payload)
+    assert payload["budget"] == {"epochs": 1, "budget_minutes": 0.0, "seeds": [0]}
+    (row,) = payload["rows"]
+    assert row["name"] == "MONAI UNet" and row["status"] == "ok" and row["seeds_run"] == [0]
+    assert 0.0 <= row["metrics"]["dice"] <= 1.0 and 0.0 <= row["metrics"]["iou"] <= row["metrics"]["dice"]
+    assert row["params"] > 0 and row["train_s"] > 0
+
+
+def test_update_tables_roundtrip(tmp_path):
+    tables = load_script("update_benchmark_tables")
+    results = tmp_path / "results"
+    results.mkdir()
+    payload = {
+        "machine": {"date_utc": "2026-01-01T00:00:00Z", "cpu": "X", "versions": {}},
+        "matmul_peak": {"median_gflops": 10.0, "n": 64},
+        "rows": [
+            {
+                "name": "net",
+                "backend": "eager",
+                "spatial_dims": 2,
+                "input_shape": [1, 1, 8, 8],
+                "params": 12,
+                "gflops": 0.5,
+                "latency": {"median_s": 0.25, "min_s": 0.2},
+                "peak_rss_delta_mb": 3.0,
+                "status": "ok",
+            }
+        ],  # fmt: skip
+        "goals": [],
+    }
+    (results / "networks_cpu.json").write_text(json.dumps(payload))
+    readme = tmp_path / "README.md"
+    readme.write_text("# Bench\n\nintro\n<!-- BEGIN GENERATED TABLES -->\nold\n<!-- END GENERATED TABLES -->\ntail\n")
+    block = tables.main(["--results-dir", str(results), "--readme", str(readme)])
+    text = readme.read_text()
+    assert "old" not in text and text.startswith("# Bench\n\nintro\n") and text.endswith("tail\n")
+    assert "| net | eager | 12 | 0.5 | 0.25 | 0.2 | 3 | ok |" in block and block in text
