@@ -7,13 +7,11 @@ import os
 import subprocess
 import sys
 
-import pytest
 import torch
 
 from tests.bundle.helpers import CT_BUNDLE, REPO_ROOT
 
 
-@pytest.mark.slow
 def test_torchrun_two_processes_gloo(ct_demo, tmp_path):
     configs = CT_BUNDLE / "configs"
     content = json.loads(ct_demo.read_text())
