@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from cranialseg.workflows.outputs import atomic_write, overlay_picture, to_numpy, write_json
+from cranialseg.workflows.outputs import atomic_write, save_overlay_png, to_numpy, write_json
 
 __all__ = ["case_metrics", "detection_rates", "summarize_cases", "EvaluationReport"]
 
@@ -241,11 +241,9 @@ class EvaluationReport:
         ]
         for tag, case in chosen:
             image, pred, label = self._pictures[case["name"]]
-            picture = overlay_picture(image, pred, label)
-            path = self.output_dir / f"overlay_{tag}_{case['name']}.png"
-            from PIL import Image
-
-            atomic_write(path, lambda tmp, p=picture: Image.fromarray(p).save(tmp, format="PNG"), overwrite=True)
+            path = save_overlay_png(
+                image, pred, self.output_dir / f"overlay_{tag}_{case['name']}.png", label, overwrite=True
+            )
             overlays.setdefault(tag, []).append(
                 {"case": case["name"], "mean_dice": case["mean_dice"], "png": str(path)}
             )

@@ -184,9 +184,13 @@ def _grey(image: np.ndarray) -> np.ndarray:
     return (np.clip((image - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)
 
 
-def overlay_picture(image: Any, pred: Any, label: Any | None = None, *, slice_index: int | None = None) -> np.ndarray:
+def overlay_picture(
+    image: Any, pred: Any, label: Any | None = None, *, slice_index: int | None = None, min_size: int = 0
+) -> np.ndarray:
     """An RGB picture (rows, columns, 3): the image's first channel with predicted contours in class colours and,
     when given, the true contours in white. For 3D, the axial slice with the most foreground (or ``slice_index``).
+    Small pictures are enlarged by an integer factor (nearest neighbour) until the shorter side is at least
+    ``min_size`` pixels, before the one-pixel contours are drawn, so they stay readable.
 
     Example:
         >>> overlay_picture(np.zeros((1, 8, 6)), np.zeros((1, 8, 6))).shape
@@ -207,11 +211,16 @@ def overlay_picture(image: Any, pred: Any, label: Any | None = None, *, slice_in
             slice_index = int(np.argmax(fg)) if fg.max() > 0 else seg.shape[-1] // 2
         seg, img = seg[..., slice_index], img[..., slice_index]
         ref = None if ref is None else ref[..., slice_index]
-    grey = _grey(img.astype(np.float32)).T
+    factor = max(1, -(-min_size // max(1, min(seg.shape)))) if min_size > 0 else 1
+
+    def enlarge(a: np.ndarray) -> np.ndarray:
+        return np.repeat(np.repeat(a.T, factor, axis=0), factor, axis=1)
+
+    grey = enlarge(_grey(img.astype(np.float32)))
     rgb = np.stack([grey] * 3, axis=-1)
     if ref is not None:
-        rgb[find_boundaries(ref.T, mode="inner")] = (255, 255, 255)
-    seg_t = seg.T
+        rgb[find_boundaries(enlarge(ref), mode="inner")] = (255, 255, 255)
+    seg_t = enlarge(seg)
     for value in range(1, int(seg_t.max()) + 1):
         edge = find_boundaries(seg_t == value, mode="inner")
         rgb[edge] = CLASS_COLOURS[(value - 1) % len(CLASS_COLOURS)]
@@ -219,9 +228,9 @@ def overlay_picture(image: Any, pred: Any, label: Any | None = None, *, slice_in
 
 
 def save_overlay_png(
-    image: Any, pred: Any, path: str | Path, label: Any | None = None, *, overwrite: bool = False
+    image: Any, pred: Any, path: str | Path, label: Any | None = None, *, overwrite: bool = False, min_size: int = 512
 ) -> Path:
-    """Save :func:`overlay_picture` as a PNG (atomically).
+    """Save :func:`overlay_picture` as a PNG (atomically), enlarged until its shorter side is >= ``min_size``.
 
     Example:
         >>> import tempfile
@@ -230,5 +239,5 @@ def save_overlay_png(
     """
     from PIL import Image
 
-    picture = Image.fromarray(overlay_picture(image, pred, label))
+    picture = Image.fromarray(overlay_picture(image, pred, label, min_size=min_size))
     return atomic_write(path, lambda tmp: picture.save(tmp, format="PNG"), overwrite=overwrite)

@@ -62,7 +62,11 @@ def test_overlay_png_shows_contours(tmp_path):
     image = np.random.default_rng(0).random((1, 20, 16, 3))
     pred = np.zeros((1, 20, 16, 3))
     pred[0, 5:10, 5:10, 2] = 1
-    arr = np.array(Image.open(save_overlay_png(image, pred, tmp_path / "o.png", label=pred)))
+    arr = np.array(Image.open(save_overlay_png(image, pred, tmp_path / "o.png", label=pred, min_size=0)))
     assert arr.shape == (16, 20, 3)
     # the slice with the foreground is shown, its contour in the class-1 colour
     assert ((arr == (255, 215, 0)).all(axis=-1)).sum() == 16
+    # by default small pictures are enlarged by an integer factor: 16 rows -> 32 x 16 = 512
+    big = np.array(Image.open(save_overlay_png(image, pred, tmp_path / "big.png", label=pred)))
+    assert big.shape == (512, 640, 3)
+    assert ((big == (255, 215, 0)).all(axis=-1)).sum() == 4 * 5 * 32 - 4  # one-pixel contour of a 160-pixel square
