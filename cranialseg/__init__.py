@@ -1,3 +1,3 @@
 """cranialseg: brain segmentation in cranial ultrasound and head CT with MONAI."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

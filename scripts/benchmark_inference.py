@@ -63,7 +63,7 @@ UNET_RATIO_GOAL = 1.3
 
 
 def bundle_settings(bundle: str) -> Dict[str, Any]:
-    """``network_def`` (references resolved), ``roi_size``, ``sw_batch_size``, ``overlap`` of a bundle's
+    """``network_def`` (references and expressions resolved), ``roi_size``, ``sw_batch_size``, ``overlap`` of a bundle's
     ``configs/inference.json``."""
     from monai.bundle import ConfigParser
 
@@ -76,7 +76,7 @@ def bundle_settings(bundle: str) -> Dict[str, Any]:
             return parser.get_parsed_content(v[1:])
         return v
 
-    net_def = {k: resolve(v) for k, v in dict(parser.get("network_def")).items() if k != "_target_"}
+    net_def = {k: parser.get_parsed_content(f"network_def#{k}") for k in parser.get("network_def") if k != "_target_"}
     return {
         "config": str(path.relative_to(ROOT)),
         "network_def": net_def,

@@ -43,17 +43,14 @@ BUNDLES = {2: "cranial_us_ventricle_segmentation", 3: "head_ct_haemorrhage_segme
 
 
 def train_network_def(bundle: str) -> Dict[str, Any]:
-    """The ``network_def`` of a bundle's ``configs/train.json`` with ``@`` references resolved (no ``_target_``)."""
+    """The ``network_def`` of a bundle's ``configs/train.json``, references and expressions resolved (no
+    ``_target_``)."""
     from monai.bundle import ConfigParser
 
     parser = ConfigParser()
     parser.read_config(str(ROOT / "bundle" / bundle / "configs" / "train.json"))
-    out = {}
-    for k, v in dict(parser.get("network_def")).items():
-        if k == "_target_":
-            continue
-        out[k] = parser.get_parsed_content(v[1:]) if isinstance(v, str) and v.startswith("@") else v
-    return out
+    keys = [k for k in dict(parser.get("network_def")) if k != "_target_"]
+    return {k: parser.get_parsed_content(f"network_def#{k}") for k in keys}
 
 
 def _build(model: str, dims: int, net_def: Dict[str, Any], channels: Optional[Sequence[int]]) -> torch.nn.Module:

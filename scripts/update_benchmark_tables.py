@@ -1,6 +1,6 @@
 """Regenerate the benchmark tables (markdown) from the JSON results and write them into ``benchmarks/README.md``.
 
-Reads ``benchmarks/results/{networks_cpu,inference_cpu,inference_us_cpu,training_cpu,quality_hc18_cpu}.json``
+Reads ``benchmarks/results/{networks,inference,inference_us,training,quality_hc18,quality_phantoms}_cpu.json``
 (whichever exist), renders one table per file with its date, machine, threads and load average, replaces the
 block between ``<!-- BEGIN GENERATED TABLES -->`` and ``<!-- END GENERATED TABLES -->`` in ``benchmarks/README.md``
 (the text around it is kept; the markers are added when missing) and prints the tables, to paste into README.
@@ -22,6 +22,7 @@ __all__ = [
     "render_all",
     "render_inference",
     "render_networks",
+    "render_phantoms",
     "render_quality",
     "render_training",
     "replace_block",
@@ -194,12 +195,63 @@ def render_quality(payload: Dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _rates(d: Optional[Dict[str, Any]]) -> str:
+    if not d:
+        return "–"
+    text = f"{_fmt(d.get('sensitivity'))} / {_fmt(d.get('specificity'))}"
+    return text + (f" (AUC {_fmt(d['roc_auc'])})" if d.get("roc_auc") is not None else "")
+
+
+def render_phantoms(payload: Dict[str, Any]) -> str:
+    """Tables of ``benchmark_phantoms.py`` results: shipped weights on unseen phantoms, per class, vs thresholds."""
+    out = ["### Segmentation quality on unseen demo phantoms (shipped weights)", "", _machine_line(payload)]
+    names = {"ct": "3D head CT", "us": "2D cranial ultrasound"}
+    for task, r in payload.get("tasks", {}).items():
+        out += [
+            "",
+            f"**{names.get(task, task)}** (`{r['bundle']}`, {r['num_cases']} phantoms, seed {r['seed']}, "
+            f"mean foreground Dice {_fmt(r.get('mean_dice'))}; {r.get('wall_s')} s)",
+            "",
+        ]
+        body = []
+        for name, c in r["per_class"].items():
+            unit = {"ml": "mL", "mm2": "mm²"}.get(c.get("volume_unit") or "", c.get("volume_unit") or "")
+            volume = None if c.get("mean_abs_volume_error") is None else f"{_fmt(c['mean_abs_volume_error'])} {unit}"
+            detection = c.get("detection_head") or c.get("detection_mask")
+            body.append(
+                [
+                    name,
+                    c.get("cases_with_class"),
+                    c.get("dice"),
+                    c.get("iou"),
+                    c.get("hd95_mm"),
+                    c.get("asd_mm"),
+                    volume,
+                    c.get("threshold_baseline_dice"),
+                    _rates(detection),
+                ]
+            )
+        header = ["class", "cases with it", "Dice", "IoU", "HD95 mm", "ASD mm", "abs volume error", "threshold Dice"]
+        out.append(_table(header + ["detection sens / spec"], body))
+        det, mask = r.get("detection") or {}, r.get("detection_from_mask") or {}
+        if det:
+            out += [
+                "",
+                f"Any haemorrhage/lesion, image level ({det.get('source')}): sensitivity / specificity {_rates(det)}; "
+                f"from the predicted masks: {_rates(mask)}.",
+            ]
+    if payload.get("notes"):
+        out += ["", " ".join(payload["notes"])]
+    return "\n".join(out)
+
+
 RENDERERS: Dict[str, Callable[[Dict[str, Any]], str]] = {
     "networks_cpu.json": render_networks,
     "inference_cpu.json": render_inference,
     "inference_us_cpu.json": render_inference,
     "training_cpu.json": render_training,
     "quality_hc18_cpu.json": render_quality,
+    "quality_phantoms_cpu.json": render_phantoms,
 }
 
 
@@ -235,6 +287,7 @@ python scripts/benchmark_networks.py     # params, FLOPs, latency, memory; eager
 python scripts/benchmark_inference.py    # sliding-window inference on a 512x512x40 CT volume and a US frame
 python scripts/benchmark_training.py     # training samples/s and peak memory
 python scripts/benchmark_quality.py      # HC18 quality, one recipe for every network (bundle train.json)
+python scripts/benchmark_phantoms.py     # shipped weights on unseen demo phantoms, per class, vs thresholds
 python scripts/update_benchmark_tables.py
 ```
 """

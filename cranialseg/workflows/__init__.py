@@ -9,6 +9,17 @@ from cranialseg.workflows.dims import (
 )
 from cranialseg.workflows.evaluation import EvaluationReport, case_metrics, detection_rates, summarize_cases
 from cranialseg.workflows.handlers import ResumeCheckpointLoader, TrainingCheckpointSaver, latest_checkpoint
+from cranialseg.workflows.heads import (
+    PRESENCE_KEY,
+    SegmentationPresenceLoss,
+    SlidingWindowImageHeadInferer,
+    UnpackHeadsD,
+    UnpackHeadsd,
+    UnpackHeadsDict,
+    WithImageHead,
+    infer_with_image_head,
+    presence_targets,
+)
 from cranialseg.workflows.inference import BatchInference, Case, discover_input_cases, load_network
 from cranialseg.workflows.meta import (
     RestoreMetaKeysD,
@@ -52,6 +63,13 @@ __all__ = [
     "EvaluationReport",
     "ModalityMismatchError",
     "OnnxRuntimeNetwork",
+    "PRESENCE_KEY",
+    "SegmentationPresenceLoss",
+    "SlidingWindowImageHeadInferer",
+    "UnpackHeadsd",
+    "UnpackHeadsD",
+    "UnpackHeadsDict",
+    "WithImageHead",
     "RestoreMetaKeysd",
     "RestoreMetaKeysD",
     "RestoreMetaKeysDict",
@@ -68,10 +86,12 @@ __all__ = [
     "discover_input_cases",
     "export_onnx",
     "find_datalist",
+    "infer_with_image_head",
     "latest_checkpoint",
     "load_datalist_section",
     "load_network",
     "prepare_datalist",
+    "presence_targets",
     "resolve_bundle_root",
     "save_label_nifti",
     "save_label_png",

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from cranialseg import __version__
 from cranialseg.workflows.outputs import atomic_write, to_numpy
 
 __all__ = ["read_dicom_series", "sample_label_on_series", "write_dicom_seg"]
@@ -119,7 +120,7 @@ def write_dicom_seg(
     series_uid: str | None = None,
     overwrite: bool = False,
     algorithm_name: str = "cranialseg DAResUNet",
-    algorithm_version: str = "0.1.0",
+    algorithm_version: str | None = None,
 ) -> Path:
     """Write a DICOM SEG (binary, one segment per non-background class) for ``label`` over the source series.
 
@@ -146,7 +147,7 @@ def write_dicom_seg(
     datasets = read_dicom_series(source, series_uid)
     mask = sample_label_on_series(label, affine, datasets)
     algorithm = hd.AlgorithmIdentificationSequence(
-        name=algorithm_name, version=algorithm_version, family=codes.cid7162.ArtificialIntelligence
+        name=algorithm_name, version=algorithm_version or __version__, family=codes.cid7162.ArtificialIntelligence
     )
     descriptions = []
     for number, name in enumerate(class_names[1:], start=1):

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from cranialseg.workflows.heads import PRESENCE_KEY
 from cranialseg.workflows.outputs import atomic_write, save_overlay_png, to_numpy, write_json
 
-__all__ = ["case_metrics", "detection_rates", "summarize_cases", "EvaluationReport"]
+__all__ = ["case_metrics", "detection_rates", "roc_auc", "summarize_cases", "EvaluationReport"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +41,17 @@ def case_metrics(
     *,
     lesion_classes: Sequence[int] = (),
     min_lesion_voxels: int = 1,
+    presence_probs: Sequence[float] | None = None,
+    presence_threshold: float = 0.5,
 ) -> dict[str, Any]:
     """Metrics of one case for every non-background class.
 
     Dice and IoU (``None`` when the class is absent from both), HD95 and average symmetric surface distance in mm
     (``None`` when either mask is empty), predicted and true volume (mL for 3D, mm² for 2D) and their difference,
-    and image-level lesion presence (any of ``lesion_classes``, at least ``min_lesion_voxels`` voxels).
+    and image-level lesion presence (any of ``lesion_classes``): true from the label, predicted by the image-level
+    head when ``presence_probs`` are given (probability >= ``presence_threshold``), else from the predicted mask (at
+    least ``min_lesion_voxels`` voxels). Each lesion class also gets ``present_true``, ``present_pred_mask`` and
+    ``present_prob`` (the head's probability, or ``None``).
 
     Args:
         pred: predicted label map, ``(1, *spatial)``/spatial, or one-hot ``(C, *spatial)``.
@@ -53,7 +59,9 @@ def case_metrics(
         spacing: voxel size in mm per spatial axis.
         class_names: label names, index 0 the background.
         lesion_classes: label values that count as a lesion for detection.
-        min_lesion_voxels: voxels needed to call a lesion present in the prediction.
+        min_lesion_voxels: voxels needed to call a lesion present in the predicted mask.
+        presence_probs: the image-level head's probabilities, one per entry of ``lesion_classes``.
+        presence_threshold: probability at which the head calls a lesion present.
 
     Example:
         >>> p = np.zeros((1, 4, 4)); p[0, 1:3, 1:3] = 1
@@ -65,6 +73,8 @@ def case_metrics(
     p, t = _as_labels(pred), _as_labels(label)
     if p.shape != t.shape:
         raise ValueError(f"prediction shape {p.shape} and label shape {t.shape} differ")
+    if p.ndim == 3 and p.shape[-1] == 1:  # a 2D image stored as (x, y, 1), e.g. a 2D NIfTI: areas, not volumes
+        p, t = p[..., 0], t[..., 0]
     spacing = [float(s) for s in spacing][: p.ndim]
     unit = float(np.prod(spacing))
     scale, unit_name = (1000.0, "ml") if p.ndim == 3 else (1.0, "mm2")
@@ -90,23 +100,40 @@ def case_metrics(
             entry["hd95_mm"] = _finite(max(np.percentile(d1, 95), np.percentile(d2, 95)))
             entry["asd_mm"] = _finite((d1.sum() + d2.sum()) / max(1, d1.size + d2.size))
         out[name] = entry
+    if presence_probs is not None and len(presence_probs) != len(lesion_classes):
+        raise ValueError(f"{len(presence_probs)} presence probabilities for {len(lesion_classes)} lesion classes")
+    min_voxels = max(1, int(min_lesion_voxels))
+    for k, value in enumerate(lesion_classes):
+        entry = out[class_names[value]]
+        entry["present_true"] = bool((t == value).any())
+        entry["present_pred_mask"] = bool((p == value).sum() >= min_voxels)
+        entry["present_prob"] = None if presence_probs is None else round(float(presence_probs[k]), 4)
+        entry["present_pred_head"] = None if presence_probs is None else bool(presence_probs[k] >= presence_threshold)
     if lesion_classes:
-        out["lesion_present_true"] = bool(np.isin(t, list(lesion_classes)).sum() > 0)
-        out["lesion_present_pred"] = bool(np.isin(p, list(lesion_classes)).sum() >= max(1, min_lesion_voxels))
+        out["lesion_present_true"] = bool(np.isin(t, list(lesion_classes)).any())
+        out["lesion_present_mask"] = bool(np.isin(p, list(lesion_classes)).sum() >= min_voxels)
+        out["lesion_present_pred"] = (
+            out["lesion_present_mask"]
+            if presence_probs is None
+            else bool(max(float(v) for v in presence_probs) >= presence_threshold)
+        )
+        out["detection_source"] = "mask" if presence_probs is None else "image_head"
     return out
 
 
-def detection_rates(cases: Sequence[dict]) -> dict[str, Any]:
+def detection_rates(
+    cases: Sequence[dict], true_key: str = "lesion_present_true", pred_key: str = "lesion_present_pred"
+) -> dict[str, Any]:
     """Image-level lesion detection: sensitivity, specificity and counts over cases with presence flags.
 
     Example:
         >>> detection_rates([{"lesion_present_true": True, "lesion_present_pred": True}])["sensitivity"]
         1.0
     """
-    tp = sum(1 for c in cases if c.get("lesion_present_true") and c.get("lesion_present_pred"))
-    fn = sum(1 for c in cases if c.get("lesion_present_true") and not c.get("lesion_present_pred"))
-    tn = sum(1 for c in cases if c.get("lesion_present_true") is False and not c.get("lesion_present_pred"))
-    fp = sum(1 for c in cases if c.get("lesion_present_true") is False and c.get("lesion_present_pred"))
+    tp = sum(1 for c in cases if c.get(true_key) and c.get(pred_key))
+    fn = sum(1 for c in cases if c.get(true_key) and not c.get(pred_key))
+    tn = sum(1 for c in cases if c.get(true_key) is False and not c.get(pred_key))
+    fp = sum(1 for c in cases if c.get(true_key) is False and c.get(pred_key))
     return {
         "true_positive": tp,
         "false_negative": fn,
@@ -117,13 +144,31 @@ def detection_rates(cases: Sequence[dict]) -> dict[str, Any]:
     }
 
 
+def roc_auc(scores: Sequence[float], truth: Sequence[bool]) -> float | None:
+    """Area under the ROC curve (Mann-Whitney, ties count half); ``None`` without both outcomes.
+
+    Example:
+        >>> roc_auc([0.9, 0.2, 0.6], [True, False, False])
+        1.0
+    """
+    pos = [float(s) for s, t in zip(scores, truth) if t]
+    neg = [float(s) for s, t in zip(scores, truth) if not t]
+    if not pos or not neg:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return round(wins / (len(pos) * len(neg)), 4)
+
+
 def _mean(values: list) -> float | None:
     vals = [v for v in values if v is not None]
     return None if not vals else round(float(np.mean(vals)), 4)
 
 
 def summarize_cases(cases: Sequence[dict], class_names: Sequence[str]) -> dict[str, Any]:
-    """Per-class means (Dice, IoU, HD95, ASD, absolute volume error) and the mean foreground Dice over cases.
+    """Per-class means (Dice, IoU, HD95, ASD, absolute volume error), the mean foreground Dice over cases and
+    image-level detection: overall (``detection``: from the image-level head when the cases have its
+    probabilities, else from the predicted masks; ``detection_from_mask`` always) and per lesion class
+    (``per_class[name]["detection_head"]`` with ROC AUC, ``["detection_mask"]``).
 
     Example:
         >>> summarize_cases([{"name": "a", "metrics": {"x": {"dice": 0.5}}}], ["bg", "x"])["mean_dice"]
@@ -137,22 +182,35 @@ def summarize_cases(cases: Sequence[dict], class_names: Sequence[str]) -> dict[s
             stats[key] = _mean([e.get(key) for e in entries])
         for key in [k for k in (entries[0] if entries else {}) if k.startswith("volume_error")]:
             stats[f"mean_abs_{key}"] = _mean([abs(e[key]) for e in entries if e.get(key) is not None])
+        if entries and "present_true" in entries[0]:
+            stats["detection_mask"] = detection_rates(entries, "present_true", "present_pred_mask")
+            if all(e.get("present_prob") is not None for e in entries):
+                head = detection_rates(entries, "present_true", "present_pred_head")
+                head["roc_auc"] = roc_auc([e["present_prob"] for e in entries], [e["present_true"] for e in entries])
+                stats["detection_head"] = head
         per_class[name] = stats
     class_dice = [s["dice"] for s in per_class.values() if s["dice"] is not None]
-    return {
+    metrics = [c["metrics"] for c in cases]
+    summary: dict[str, Any] = {
         "num_cases": len(cases),
         "mean_dice": None if not class_dice else round(float(np.mean(class_dice)), 4),
         "per_class": per_class,
-        "detection": detection_rates([c["metrics"] for c in cases]),
     }
+    if any("lesion_present_true" in m for m in metrics):
+        sources = {m.get("detection_source") for m in metrics}
+        summary["detection"] = {"source": "/".join(sorted(str(x) for x in sources)), **detection_rates(metrics)}
+        summary["detection_from_mask"] = detection_rates(metrics, pred_key="lesion_present_mask")
+    return summary
 
 
 class EvaluationReport:
     """Collect per-case metrics from a MONAI evaluator and write a CSV, a JSON summary and best/worst overlays.
 
     Attach it to a ``SupervisedEvaluator`` whose post-processing gives one-hot (or label-map) ``pred`` and
-    ``label`` per item. Spacing comes from the ``pred`` (or ``image``) affine, so distances are in mm on the grid
-    the metrics are computed on.
+    ``label`` per item (read from the engine's output, then its batch, so keys the pre-processing added, such as an
+    untouched copy of the label on the original grid, can be used). Spacing comes from the ``pred`` (or ``image``)
+    affine, so distances are in mm on the grid the metrics are computed on. When the items hold the image-level
+    head's logits (``presence_logits``, see :class:`cranialseg.workflows.UnpackHeadsd`), detection uses them.
 
     Args:
         output_dir: folder for ``metrics_per_case.csv``, ``metrics_summary.json`` and ``overlay_best_*.png`` /
@@ -160,7 +218,9 @@ class EvaluationReport:
         class_names: label names, index 0 the background.
         lesion_classes: label values counted as lesions for image-level detection.
         num_overlays: how many best and how many worst cases get an overlay.
-        min_lesion_voxels: predicted voxels needed to call a lesion present.
+        min_lesion_voxels: predicted voxels needed to call a lesion present in the mask.
+        presence_threshold: sigmoid probability at which the image-level head calls a lesion present.
+        image_key / pred_key / label_key / presence_key: item keys (image for the overlays).
 
     Example:
         ``{"_target_": "cranialseg.workflows.EvaluationReport", "output_dir": "@output_dir",
@@ -175,16 +235,20 @@ class EvaluationReport:
         lesion_classes: Sequence[int] = (),
         num_overlays: int = 1,
         min_lesion_voxels: int = 10,
+        presence_threshold: float = 0.5,
         image_key: str = "image",
         pred_key: str = "pred",
         label_key: str = "label",
+        presence_key: str = PRESENCE_KEY,
     ) -> None:
         self.output_dir = Path(output_dir)
         self.class_names = list(class_names)
         self.lesion_classes = list(lesion_classes)
         self.num_overlays = int(num_overlays)
         self.min_lesion_voxels = int(min_lesion_voxels)
+        self.presence_threshold = float(presence_threshold)
         self.image_key, self.pred_key, self.label_key = image_key, pred_key, label_key
+        self.presence_key = presence_key
         self.cases: list[dict] = []
         self._pictures: dict[str, tuple] = {}
         self.summary: dict[str, Any] = {}
@@ -199,7 +263,18 @@ class EvaluationReport:
     def reset(self, engine: Any = None) -> None:
         self.cases, self._pictures, self.summary = [], {}, {}
 
-    def add_case(self, name: str, image: Any, pred: Any, label: Any, spacing: Sequence[float]) -> dict:
+    def add_case(
+        self,
+        name: str,
+        image: Any,
+        pred: Any,
+        label: Any,
+        spacing: Sequence[float],
+        presence_logits: Any = None,
+    ) -> dict:
+        probs = None
+        if presence_logits is not None and self.lesion_classes:
+            probs = torch.sigmoid(torch.as_tensor(to_numpy(presence_logits), dtype=torch.float32)).flatten().tolist()
         metrics = case_metrics(
             pred,
             label,
@@ -207,16 +282,29 @@ class EvaluationReport:
             self.class_names,
             lesion_classes=self.lesion_classes,
             min_lesion_voxels=self.min_lesion_voxels,
+            presence_probs=probs,
+            presence_threshold=self.presence_threshold,
         )
         dices = [m["dice"] for k, m in metrics.items() if isinstance(m, dict) and m.get("dice") is not None]
-        case = {"name": name, "mean_dice": None if not dices else round(float(np.mean(dices)), 4), "metrics": metrics}
+        case = {
+            "name": name,
+            "mean_dice": None if not dices else round(float(np.mean(dices)), 4),
+            "grid": list(_as_labels(label).shape),  # the grid the metrics were computed on
+            "spacing_mm": [round(float(v), 4) for v in spacing],
+            "metrics": metrics,
+        }
         self.cases.append(case)
         self._pictures[name] = (to_numpy(image), _as_labels(pred)[None], _as_labels(label)[None])
         return case
 
     def collect(self, engine: Any) -> None:
         items = engine.state.output if isinstance(engine.state.output, list) else [engine.state.output]
-        for i, item in enumerate(items):
+        batch = engine.state.batch if isinstance(engine.state.batch, list) else [engine.state.batch]
+        for i, out_item in enumerate(items):
+            item = {**(batch[i] if i < len(batch) and isinstance(batch[i], dict) else {}), **out_item}
+            for key in (self.pred_key, self.label_key):
+                if key not in item:
+                    raise KeyError(f"EvaluationReport: no '{key}' in the evaluator's items (keys: {sorted(item)})")
             pred, label, image = item[self.pred_key], item[self.label_key], item.get(self.image_key)
             meta = getattr(pred, "meta", None) or {}
             if "filename_or_obj" not in meta:
@@ -229,7 +317,7 @@ class EvaluationReport:
             affine = to_numpy(getattr(pred, "affine", None) if hasattr(pred, "affine") else np.eye(4))
             dims = pred.ndim - 1
             spacing = np.linalg.norm(affine[:dims, :dims], axis=0)
-            self.add_case(name, image if image is not None else pred, pred, label, spacing)
+            self.add_case(name, image if image is not None else pred, pred, label, spacing, item.get(self.presence_key))
 
     def write(self, engine: Any = None) -> dict[str, Any]:
         self.output_dir.mkdir(parents=True, exist_ok=True)
@@ -248,7 +336,7 @@ class EvaluationReport:
                 {"case": case["name"], "mean_dice": case["mean_dice"], "png": str(path)}
             )
         self.summary["overlays"] = overlays
-        self.summary["cases"] = [{"name": c["name"], "mean_dice": c["mean_dice"]} for c in self.cases]
+        self.summary["cases"] = [{k: c[k] for k in ("name", "mean_dice", "grid", "spacing_mm")} for c in self.cases]
         write_json(self.output_dir / "metrics_summary.json", self.summary, overwrite=True)
         atomic_write(
             self.output_dir / "metrics_per_case.csv",
@@ -264,8 +352,9 @@ class EvaluationReport:
         for name in self.class_names[1:]:
             keys = next((list(c["metrics"][name]) for c in self.cases if name in c["metrics"]), [])
             columns += [f"{name}_{k}" for k in keys]
+        flags = ("lesion_present_true", "lesion_present_pred", "lesion_present_mask", "detection_source")
         if self.lesion_classes:
-            columns += ["lesion_present_true", "lesion_present_pred"]
+            columns += list(flags)
         writer = csv.DictWriter(buffer, fieldnames=columns)
         writer.writeheader()
         for case in self.cases:
@@ -273,7 +362,7 @@ class EvaluationReport:
             for name in self.class_names[1:]:
                 for key, value in case["metrics"].get(name, {}).items():
                     row[f"{name}_{key}"] = "" if value is None else value
-            for key in ("lesion_present_true", "lesion_present_pred"):
+            for key in flags:
                 if key in case["metrics"]:
                     row[key] = case["metrics"][key]
             writer.writerow(row)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from cranialseg.workflows.heads import infer_with_image_head
 from cranialseg.workflows.modality import ModalityMismatchError
 from cranialseg.workflows.outputs import (
     class_volumes,
@@ -205,6 +206,9 @@ class BatchInference:
         overwrite: replace existing outputs.
         write_dicom_seg: write a DICOM SEG for DICOM inputs.
         amp: autocast on CUDA.
+        image_class_names: names of the network's image-level outputs (e.g. the lesion types); when given and the
+            network has an image-level head, each case's JSON gets ``image_level`` probabilities (the maximum over
+            the sliding windows, see :func:`cranialseg.workflows.infer_with_image_head`).
         image_key / pred_key: dictionary keys.
 
     Example:
@@ -227,6 +231,7 @@ class BatchInference:
         write_dicom_seg: bool = True,
         write_overlay: bool = True,
         amp: bool = False,
+        image_class_names: Sequence[str] | None = None,
         image_key: str = "image",
         pred_key: str = "pred",
         summary_name: str = "run_summary.json",
@@ -244,6 +249,7 @@ class BatchInference:
         self.write_dicom_seg = bool(write_dicom_seg)
         self.write_overlay = bool(write_overlay)
         self.amp = bool(amp)
+        self.image_class_names = None if image_class_names is None else [str(n) for n in image_class_names]
         self.image_key = image_key
         self.pred_key = pred_key
         self.summary_name = summary_name
@@ -262,14 +268,31 @@ class BatchInference:
         return out
 
     def predict(self, source: str) -> tuple[dict, Any]:
-        """Pre-process, infer and post-process one input; returns the post-processed dict and the label map."""
+        """Pre-process, infer and post-process one input; returns the post-processed dict and the label map.
+
+        The image-level probabilities, when the network has that head and ``image_class_names`` are set, are in
+        the dict under ``"image_level"`` (name -> probability).
+        """
         data = self.preprocessing({self.image_key: source})
         if isinstance(data, list):  # a pre-processing that returns a list (e.g. crops) is not supported here
             raise ValueError(f"{source}: the pre-processing returned {len(data)} samples; expected one dict")
         inputs = data[self.image_key].unsqueeze(0).to(self.device)
         use_amp = self.amp and self.device.type == "cuda"
+        image_level = None
         with torch.no_grad(), torch.autocast(device_type=self.device.type, enabled=use_amp):
-            logits = self.inferer(inputs, self.network)
+            if self.image_class_names:
+                logits = infer_with_image_head(self.inferer, inputs, self.network)
+            else:
+                logits = self.inferer(inputs, self.network)
+        if isinstance(logits, dict):
+            probs = torch.sigmoid(logits["image"][0].float()).tolist()
+            if len(probs) != len(self.image_class_names or []):
+                raise ValueError(
+                    f"the network's image head has {len(probs)} outputs but image_class_names lists "
+                    f"{len(self.image_class_names or [])}: {self.image_class_names}"
+                )
+            image_level = {name: round(p, 4) for name, p in zip(self.image_class_names or [], probs)}
+            logits = logits["seg"]
         pred = logits[0].float()
         if hasattr(data[self.image_key], "meta"):
             from monai.data import MetaTensor
@@ -277,6 +300,8 @@ class BatchInference:
             pred = MetaTensor(pred.cpu(), meta=dict(data[self.image_key].meta))
         data[self.pred_key] = pred
         out = self.postprocessing(data)
+        if image_level is not None:
+            out["image_level"] = image_level
         return out, out[self.pred_key]
 
     def run_case(self, case: Case) -> dict:
@@ -321,7 +346,9 @@ class BatchInference:
                 )
             )
         volumes = class_volumes(label, affine, self.class_names)
-        volumes_doc = {"case": case.name, "source": case.source, "classes": volumes}
+        volumes_doc: dict[str, Any] = {"case": case.name, "source": case.source, "classes": volumes}
+        if "image_level" in out:
+            volumes_doc["image_level"] = out["image_level"]
         written["volumes"] = str(write_json(paths["volumes"], volumes_doc, overwrite=self.overwrite))
         if "overlay" in paths:
             image = original if original is not None else out[self.image_key]
@@ -333,6 +360,7 @@ class BatchInference:
             "shape": list(label.shape[1:]),
             "outputs": written,
             "volumes": volumes,
+            **({"image_level": out["image_level"]} if "image_level" in out else {}),
             "seconds": round(time.perf_counter() - start, 3),
         }
 

@@ -92,7 +92,8 @@ class DAResUNet(nn.Module):
     so inferers, TorchScript, ``ckpt_export`` and ONNX see one tensor):
 
     - ``num_image_classes > 0``: image-level logits ``(B, K)`` from average- and max-pooled bottleneck features
-      (lesion present / lesion type, supervised next to the mask as in CSR-Unet and DualAttNet).
+      (the deepest encoder output, before its skip refinement), for lesion present / lesion type, supervised next
+      to the mask as in CSR-Unet and DualAttNet (see :class:`cranialseg.workflows.SegmentationPresenceLoss`).
     - ``deep_supervision=True``: logits of the lower decoder levels, up-sampled to the input size and stacked
       with the main output, ``(B, 1 + L, out_channels, *spatial)``, index 0 the main output (as MONAI DynUNet).
 
@@ -289,15 +290,20 @@ class DAResUNet(nn.Module):
                 )  # fmt: skip
 
     def _features(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, List[torch.Tensor]]:
-        """Run encoder and decoder: (full-resolution decoder features, refined bottleneck, decoder outputs)."""
+        """Run encoder and decoder: (full-resolution decoder features, bottleneck before refinement, decoder
+        outputs)."""
         if torch.jit.is_scripting() or not _graph_capture():
             self.check_input_size(x)
         skips: List[torch.Tensor] = []
         h = x
+        encoded = x
         for stage, refine in zip(self.encoder, self.refine):
-            h = refine(stage(h))
+            encoded = stage(h)
+            h = refine(encoded)
             skips.append(h)
-        bottleneck = h
+        # the image head reads the deepest encoder output before its skip refinement: an attention that learns to
+        # switch the deepest skip off (seen with CBAM on the head CT phantoms) must not blind the head
+        bottleneck = encoded
         outs: List[torch.Tensor] = []
         n = len(skips)
         for j, level in enumerate(self.decoder):

@@ -32,7 +32,7 @@ def test_ct_evaluation_report(ct_demo, tmp_path):
         datalist_file=str(ct_demo),
         output_dir=str(out),
         eval_section="validation",
-        pixdim=[3.6, 3.6, 10.0],
+        pixdim=[4.8, 4.8, 10.0],  # the network grid differs from the images' (3.6 mm): metrics on the original
         **TINY_CT_OVERRIDES,
     )
     expected_cases = len(json.loads(ct_demo.read_text())["validation"])
@@ -44,9 +44,36 @@ def test_ct_evaluation_report(ct_demo, tmp_path):
     assert summary["num_cases"] == expected_cases
     assert set(summary["per_class"]) == {"ventricles", "EDH", "SDH", "IPH", "IVH"}
     assert {"sensitivity", "specificity"} <= set(summary["detection"])
+    assert summary["detection"]["source"] == "image_head"  # the CT network's image-level head
+    assert {"sensitivity", "specificity"} <= set(summary["detection_from_mask"])
+    for name in ("EDH", "SDH", "IPH", "IVH"):
+        assert {"roc_auc", "sensitivity"} <= set(summary["per_class"][name]["detection_head"])
+    for case in summary["cases"]:  # metrics on the original 64 x 64 x 16 grid at 3.6 x 3.6 x 10 mm
+        assert case["grid"] == [64, 64, 16] and case["spacing_mm"] == [3.6, 3.6, 10.0]
+    assert all(r["detection_source"] == "image_head" for r in rows)
     assert summary["overlays"]["best"] and summary["overlays"]["worst"]
     for entry in summary["overlays"]["best"] + summary["overlays"]["worst"]:
         assert (out / entry["png"].split("/")[-1]).is_file()
+
+
+def test_us_evaluation_on_the_original_grid(us_demo, tmp_path):
+    save_tiny_checkpoint(US_BUNDLE, tmp_path, TINY_US_OVERRIDES)
+    out = tmp_path / "eval"
+    run_workflow(
+        US_BUNDLE,
+        ["train.json", "evaluate.json"],
+        bundle_root=str(tmp_path),
+        datalist_file=str(us_demo),
+        output_dir=str(out),
+        eval_section="validation",
+        **TINY_US_OVERRIDES,  # the network sees 64 x 64; the phantoms are 96 x 96 at 0.8 mm
+    )
+    summary = json.loads((out / "metrics_summary.json").read_text())
+    assert summary["num_cases"] == len(json.loads(us_demo.read_text())["validation"])
+    for case in summary["cases"]:
+        assert case["grid"] == [96, 96] and case["spacing_mm"] == [0.8, 0.8]
+    assert summary["detection"]["source"] == "mask"  # the ultrasound network has no image-level head
+    assert "mean_abs_volume_error_mm2" in summary["per_class"]["ventricles"]
 
 
 def test_onnx_runtime_matches_torch(us_demo, tmp_path):

@@ -82,6 +82,8 @@ def test_ct_dicom_and_nifti_outputs_on_input_grid(ct_demo, ct_root, tmp_path):
     assert int((back > 0).sum()) == int((np.asarray(seg.dataobj) > 0).sum())
     volumes = json.loads((out / f"{names['dicom']}_volumes.json").read_text())["classes"]
     assert set(volumes) == {"ventricles", "EDH", "SDH", "IPH", "IVH"}
+    image_level = json.loads((out / f"{names['dicom']}_volumes.json").read_text())["image_level"]
+    assert set(image_level) == {"EDH", "SDH", "IPH", "IVH"} and all(0 <= p <= 1 for p in image_level.values())
     assert (out / f"{names['dicom']}_overlay.png").is_file()
 
 

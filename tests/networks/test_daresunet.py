@@ -189,3 +189,41 @@ def test_3d_default_puts_sal_from_quarter_resolution_down():
     assert all(isinstance(level[0] if isinstance(level, torch.nn.Sequential) else level, CBAM) for level in net.refine)
     forced = DAResUNet(3, 1, 2, channels=(8, 16), strides=(2,), num_heads=4, sal_levels=range(2))
     assert all(isinstance(level[-1], SparseAttentionLayer) for level in forced.refine)
+
+
+class _Off(torch.nn.Module):
+    """A skip refinement that has learnt to switch its skip off."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(x)
+
+
+def test_image_head_reads_the_encoder_before_the_skip_refinement():
+    net = DAResUNet(2, 1, 2, **SMALL, num_image_classes=2).eval()
+    net.refine[-1] = _Off()  # deepest skip switched off: the head must still see the input
+    with torch.no_grad():
+        a = net.forward_with_heads(torch.rand(1, 1, 32, 32))["image"]
+        b = net.forward_with_heads(torch.rand(1, 1, 32, 32) * 4)["image"]
+    assert (a - b).abs().max() > 1e-3
+
+
+def test_image_head_learns_lesion_presence():
+    """Toy presence task: 16 images, half with a bright blob; the head separates them within 60 steps."""
+    g = torch.Generator().manual_seed(0)
+    x = 0.3 * torch.rand(16, 1, 32, 32, generator=g)
+    present = torch.arange(16) % 2 == 0
+    for i in torch.nonzero(present).flatten().tolist():
+        r, c = torch.randint(4, 24, (2,), generator=g).tolist()
+        x[i, 0, r : r + 5, c : c + 5] += 0.7
+    torch.manual_seed(0)
+    net = DAResUNet(2, 1, 2, **SMALL, self_attention="none", num_image_classes=1)
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3)
+    target = present.float()[:, None]
+    for _ in range(60):
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(net.forward_with_heads(x)["image"], target)
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        predicted = net.eval().forward_with_heads(x)["image"][:, 0] > 0
+    assert bool((predicted == present).all()), loss.item()

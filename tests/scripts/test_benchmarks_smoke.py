@@ -171,6 +171,28 @@ def test_benchmark_quality_tiny(tmp_path):
     assert row["params"] > 0 and row["train_s"] > 0
 
 
+def test_benchmark_phantoms_tiny(tmp_path):
+    bench = load_script("benchmark_phantoms")
+    out = tmp_path / "phantoms.json"
+    payload = bench.main(["--tiny", "--threads", "1", "--workdir", str(tmp_path / "work"), "--out", str(out)])
+    assert json.loads(out.read_text())["tasks"].keys() == {"ct", "us"}
+    assert_machine_block(payload)
+    ct, us = payload["tasks"]["ct"], payload["tasks"]["us"]
+    assert ct["num_cases"] == us["num_cases"] == 2
+    assert set(ct["per_class"]) == {"ventricles", "EDH", "SDH", "IPH", "IVH"} and set(us["per_class"]) == {
+        "ventricles",
+        "IVH",
+    }
+    assert ct["detection"]["source"] == "image_head" and us["detection"]["source"] == "mask"
+    assert ct["per_class"]["EDH"]["volume_unit"] == "ml" and us["per_class"]["IVH"]["volume_unit"] == "mm2"
+    for task in (ct, us):
+        vent = task["per_class"]["ventricles"]
+        assert 0.0 <= vent["dice"] <= 1.0 and 0.0 <= vent["threshold_baseline_dice"] <= 1.0
+    tables = load_script("update_benchmark_tables")
+    text = tables.render_phantoms(payload)
+    assert "| ventricles | " in text and "image_head" in text
+
+
 def test_update_tables_roundtrip(tmp_path):
     tables = load_script("update_benchmark_tables")
     results = tmp_path / "results"
