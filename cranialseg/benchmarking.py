@@ -44,6 +44,7 @@ __all__ = [
     "matmul_peak_gflops",
     "read_proc_status_mb",
     "time_call",
+    "publish_results",
     "write_results",
 ]
 
@@ -261,3 +262,23 @@ def write_results(path: os.PathLike | str, payload: Dict[str, Any]) -> Path:
     tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
     os.replace(tmp, target)
     return target
+
+
+def publish_results(path: os.PathLike | str, payload: Dict[str, Any], renderer: str) -> Dict[str, Any]:
+    """Write ``payload`` (:func:`write_results`), print its markdown table and where it went; returns ``payload``.
+
+    The table comes from ``renderer`` (e.g. ``"render_networks"``) in the repository's
+    ``scripts/update_benchmark_tables.py``; outside a source checkout only the path is printed.
+    """
+    import importlib.util
+
+    target = write_results(path, payload)
+    tables = Path(__file__).resolve().parents[1] / "scripts" / "update_benchmark_tables.py"
+    if tables.is_file():
+        spec = importlib.util.spec_from_file_location("update_benchmark_tables", tables)
+        if spec is not None and spec.loader is not None:
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            print(getattr(module, renderer)(payload))
+    print(f"wrote {target}")
+    return payload

@@ -27,7 +27,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 import traceback
@@ -46,6 +45,7 @@ from cranialseg.benchmarking import (
     load_average,
     machine_info,
     matmul_peak_gflops,
+    publish_results,
     read_proc_status_mb,
     time_call,
     write_results,
@@ -467,13 +467,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         write_results(args.out, _payload(args, machine, peak, cases, [], not_run + ["(partial: run in progress)"], t0))
     dicom = [] if args.no_dicom else dicom_read(args, ct)
     payload = _payload(args, machine, peak, cases, dicom, not_run, t0)
-    write_results(args.out, payload)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from update_benchmark_tables import render_inference
-
-    print(render_inference(payload))
-    print(f"wrote {args.out}")
-    return payload
+    return publish_results(args.out, payload, "render_inference")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import tempfile
 import time
 import traceback
@@ -43,8 +42,8 @@ from cranialseg.benchmarking import (
     load_average,
     machine_info,
     matmul_peak_gflops,
+    publish_results,
     time_call,
-    write_results,
 )
 
 __all__ = ["main", "model_specs", "estimate_attention_gb"]
@@ -52,6 +51,14 @@ __all__ = ["main", "model_specs", "estimate_attention_gb"]
 LATENCY_GOAL = 1.3  # ours / MONAI UNet, same channels
 ORT_GOAL = 2.0  # eager / ONNX Runtime
 ATTENTION_LIVE_COPIES = 5  # logits, softmax, relu^2 and the two weighted terms are alive at once in SAL
+
+
+def sal_levels_of(net: torch.nn.Module) -> List[int]:
+    """The levels whose skip refinement holds a sparse attention layer (the network's resolved ``sal_levels``)."""
+    from cranialseg.networks.blocks import SparseAttentionLayer
+
+    refine = getattr(net, "refine", [])
+    return [i for i, level in enumerate(refine) if any(isinstance(m, SparseAttentionLayer) for m in level.modules())]
 
 
 def estimate_attention_gb(
@@ -251,7 +258,7 @@ def run_dims(spatial_dims: int, args: argparse.Namespace) -> List[Dict[str, Any]
         }
         sal = spec.get("variant") == "dual_attention"
         if sal:
-            row["attention_estimate_gb"] = estimate_attention_gb(shape, args.channels, spec.get("sal_levels"))
+            row["attention_estimate_gb"] = estimate_attention_gb(shape, args.channels, sal_levels_of(net))
         print(f"[{spatial_dims}D] {spec['name']}: params {row['params']:,}, GFLOPs {row['gflops']}", flush=True)
         if sal and row["attention_estimate_gb"] > args.max_gb:
             row.update(
@@ -397,13 +404,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         "wall_s": None,
     }
     payload["wall_s"] = round(time.perf_counter() - t0, 1)
-    write_results(args.out, payload)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from update_benchmark_tables import render_networks
-
-    print(render_networks(payload))
-    print(f"wrote {args.out}")
-    return payload
+    return publish_results(args.out, payload, "render_networks")
 
 
 if __name__ == "__main__":

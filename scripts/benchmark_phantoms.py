@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from cranialseg.benchmarking import RESULTS_DIR, load_average, machine_info, write_results
+from cranialseg.benchmarking import RESULTS_DIR, load_average, machine_info, publish_results
 
 __all__ = ["main", "evaluate_bundle", "baseline_scores"]
 
@@ -105,7 +104,7 @@ def run_task(task: str, num_cases: int, seed: int, workdir: Path, tiny: bool) ->
             "mean_abs_volume_error": stats.get(volume_key) if volume_key else None,
             "volume_unit": volume_key.rsplit("_", 1)[-1] if volume_key else None,
             "cases_with_class": None,
-            "threshold_baseline_dice": baseline.get(name),
+            "threshold_baseline_dice": baseline.get(name, baseline.get(name.split("_")[0])),  # IVH_clot: IVH
             "detection_head": stats.get("detection_head"),
             "detection_mask": stats.get("detection_mask"),
         }
@@ -165,13 +164,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         "tasks": tasks,
     }
     payload["wall_s"] = round(time.perf_counter() - t0, 1)
-    write_results(args.out, payload)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from update_benchmark_tables import render_phantoms
-
-    print(render_phantoms(payload))
-    print(f"wrote {args.out}")
-    return payload
+    return publish_results(args.out, payload, "render_phantoms")
 
 
 if __name__ == "__main__":

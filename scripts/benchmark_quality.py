@@ -28,7 +28,6 @@ import csv
 import math
 import re
 import statistics
-import sys
 import tempfile
 import time
 import traceback
@@ -39,7 +38,13 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from cranialseg.benchmarking import RESULTS_DIR, count_parameters, load_average, machine_info, write_results
+from cranialseg.benchmarking import (
+    RESULTS_DIR,
+    count_parameters,
+    load_average,
+    machine_info,
+    publish_results,
+)
 
 __all__ = ["main", "network_defs", "ellipse_circumference_mm", "score_case"]
 
@@ -341,13 +346,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         "not_run": not_run,
         "wall_s": round(time.perf_counter() - t_start, 1),
     }
-    write_results(args.out, payload)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from update_benchmark_tables import render_quality
-
-    print(render_quality(payload))
-    print(f"wrote {args.out}")
-    return payload
+    return publish_results(args.out, payload, "render_quality")
 
 
 if __name__ == "__main__":

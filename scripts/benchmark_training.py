@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import traceback
 import warnings
@@ -32,8 +31,8 @@ from cranialseg.benchmarking import (
     count_parameters,
     load_average,
     machine_info,
+    publish_results,
     time_call,
-    write_results,
 )
 
 __all__ = ["main", "train_network_def"]
@@ -186,13 +185,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         "not_run": ["GPU with AMP: no GPU on this machine"],
     }
     payload["wall_s"] = round(time.perf_counter() - t0, 1)
-    write_results(args.out, payload)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from update_benchmark_tables import render_training
-
-    print(render_training(payload))
-    print(f"wrote {args.out}")
-    return payload
+    return publish_results(args.out, payload, "render_training")
 
 
 if __name__ == "__main__":

@@ -165,6 +165,12 @@ def render_training(payload: Dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _mean_sd(metrics: Dict[str, Any], key: str) -> Any:
+    """``mean ± sd`` when the metrics hold ``<key>_sd`` (several seeds), else the mean."""
+    mean, sd = metrics.get(key), metrics.get(f"{key}_sd")
+    return mean if mean is None or not sd else f"{_fmt(mean)} ± {_fmt(sd, 2)}"
+
+
 def render_quality(payload: Dict[str, Any]) -> str:
     """Table of ``benchmark_quality.py`` results: validation Dice / IoU / HD95 / HC error per network."""
     out = ["### Segmentation quality on HC18 (real fetal-head ultrasound)", "", _machine_line(payload), ""]
@@ -178,15 +184,14 @@ def render_quality(payload: Dict[str, Any]) -> str:
                 r["name"],
                 r.get("params"),
                 len(r.get("seeds_run", [])),
-                m.get("dice"),
-                m.get("iou"),
-                m.get("hd95_mm"),
-                m.get("hc_abs_error_mm"),
+                *(_mean_sd(m, key) for key in ("dice", "iou", "hd95_mm", "hc_abs_error_mm")),
                 r.get("train_s"),
                 _status(r),
             ]
         )
     header = ["network", "params", "seeds", "Dice", "IoU", "HD95 mm", "HC abs err mm", "train s", "status"]
+    out.append("Metrics: mean ± sd over seeds (sd shown with more than one seed).")
+    out.append("")
     out.append(_table(header, body))
     if payload.get("anchors"):
         out += ["", "Anchors: " + payload["anchors"]]
@@ -278,9 +283,10 @@ def replace_block(text: str, block: str) -> str:
 _README_HEAD = """# Benchmarks
 
 Reproducible figures for cranialseg: network cost, sliding-window inference, training throughput and
-segmentation quality on real ultrasound (HC18). Each script writes a JSON file under `results/` (with date,
-machine, load average and library versions); `python scripts/update_benchmark_tables.py` regenerates the tables
-below from them. Nothing here runs in the test suite (one smoke test per script runs a tiny setting).
+segmentation quality on real ultrasound (HC18) and on unseen demo phantoms. Each script writes a JSON file under
+`results/` (with date, machine, load average and library versions); `python scripts/update_benchmark_tables.py`
+regenerates the tables below from them. Nothing here runs in the test suite (one smoke test per script runs a
+tiny setting).
 
 ```bash
 python scripts/benchmark_networks.py     # params, FLOPs, latency, memory; eager vs TorchScript vs ONNX Runtime

@@ -117,6 +117,7 @@ def case_metrics(
             if presence_probs is None
             else bool(max(float(v) for v in presence_probs) >= presence_threshold)
         )
+        out["lesion_prob"] = None if presence_probs is None else round(max(float(v) for v in presence_probs), 4)
         out["detection_source"] = "mask" if presence_probs is None else "image_head"
     return out
 
@@ -199,6 +200,9 @@ def summarize_cases(cases: Sequence[dict], class_names: Sequence[str]) -> dict[s
     if any("lesion_present_true" in m for m in metrics):
         sources = {m.get("detection_source") for m in metrics}
         summary["detection"] = {"source": "/".join(sorted(str(x) for x in sources)), **detection_rates(metrics)}
+        if all(m.get("lesion_prob") is not None for m in metrics):  # any lesion: the highest type probability
+            truth = [bool(m["lesion_present_true"]) for m in metrics]
+            summary["detection"]["roc_auc"] = roc_auc([m["lesion_prob"] for m in metrics], truth)
         summary["detection_from_mask"] = detection_rates(metrics, pred_key="lesion_present_mask")
     return summary
 

@@ -157,6 +157,18 @@ class SparseAttentionLayer(nn.Module):
         w = self.fusion_weights()
         return w[0] * dense + w[1] * self.sparse_branch(logits)
 
+    def attend(self, logits: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Attention output ``(..., N, d)``; equals ``attention_weights(logits) @ v`` without dropout.
+
+        Each branch multiplies ``v`` on its own and the small ``(N, d)`` results are mixed, so the weighted sum of
+        the two ``N x N`` maps is never materialised (three fewer passes over the largest tensors).
+        """
+        dense = self.attn_drop(torch.softmax(logits, dim=-1)) @ v
+        if self.kind == "dense":
+            return dense
+        w = self.fusion_weights()
+        return w[0] * dense + w[1] * (self.attn_drop(self.sparse_branch(logits)) @ v)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c = x.shape[0], x.shape[1]
         spatial: List[int] = list(x.shape[2:])
@@ -182,8 +194,7 @@ class SparseAttentionLayer(nn.Module):
             logits = logits.masked_fill(invalid_key[None, :, None, None, :], self.masked_logit).reshape(
                 bw, self.num_heads, n, n
             )
-        attn = self.attn_drop(self.attention_weights(logits))
-        out = (attn @ v).transpose(1, 2).reshape(bw, n, c)
+        out = self.attend(logits, v).transpose(1, 2).reshape(bw, n, c)
         out = self.proj_drop(self.proj(out))
         out = window_reverse(out, window, padded, b)
         if needs_pad:

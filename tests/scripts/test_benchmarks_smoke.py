@@ -181,10 +181,10 @@ def test_benchmark_phantoms_tiny(tmp_path):
     assert ct["num_cases"] == us["num_cases"] == 2
     assert set(ct["per_class"]) == {"ventricles", "EDH", "SDH", "IPH", "IVH"} and set(us["per_class"]) == {
         "ventricles",
-        "IVH",
+        "IVH_clot",
     }
     assert ct["detection"]["source"] == "image_head" and us["detection"]["source"] == "mask"
-    assert ct["per_class"]["EDH"]["volume_unit"] == "ml" and us["per_class"]["IVH"]["volume_unit"] == "mm2"
+    assert ct["per_class"]["EDH"]["volume_unit"] == "ml" and us["per_class"]["IVH_clot"]["volume_unit"] == "mm2"
     for task in (ct, us):
         vent = task["per_class"]["ventricles"]
         assert 0.0 <= vent["dice"] <= 1.0 and 0.0 <= vent["threshold_baseline_dice"] <= 1.0

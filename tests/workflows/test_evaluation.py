@@ -85,6 +85,7 @@ def test_detection_from_the_image_head_and_per_class_auc():
     summary = summarize_cases(cases, names)
     assert summary["detection"]["source"] == "image_head"
     assert summary["detection"]["sensitivity"] == 1.0 and summary["detection"]["specificity"] == 0.0  # c at 0.6
+    assert summary["detection"]["roc_auc"] == 1.0  # any lesion: max probability 0.8 (positive) > 0.6 (negative)
     assert summary["detection_from_mask"]["sensitivity"] == 0.0
     head_b = summary["per_class"]["b"]["detection_head"]
     assert head_b["roc_auc"] == 1.0 and head_b["sensitivity"] == 1.0 and head_b["specificity"] == 1.0
