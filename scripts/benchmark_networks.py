@@ -110,12 +110,21 @@ def model_specs(spatial_dims: int, channels: Sequence[int]) -> List[Dict[str, An
             "variant": "dual_attention",
             "sal_levels": [2, 3, 4],
         },
+        {
+            "name": "ours dual_attention num_heads=channels/16",
+            "family": "ours",
+            "variant": "dual_attention",
+            "sal_levels": None,
+            "num_heads": [max(1, min(8, c // 16)) for c in ch],  # (1, 2, 4, 8, 8) for the default widths
+        },
         {"name": "ours resunet", "family": "ours", "variant": "resunet", "sal_levels": None},
         {"name": "ours csr_unet", "family": "ours", "variant": "csr_unet", "sal_levels": None},
         {"name": "ours attention_gated", "family": "ours", "variant": "attention_gated", "sal_levels": None},
     ]
     for s in specs:
-        kw = {} if s["sal_levels"] is None else {"sal_levels": tuple(s["sal_levels"])}
+        kw: Dict[str, Any] = {} if s["sal_levels"] is None else {"sal_levels": tuple(s["sal_levels"])}
+        if s.get("num_heads"):
+            kw["num_heads"] = tuple(s["num_heads"])
         s["factory"] = ours(s["variant"], **kw)
         s["settings"] = {"channels": list(ch), "strides": list(strides), "variant": s["variant"], **kw}
     specs += [
@@ -306,7 +315,12 @@ def goals(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     out = []
     for dims in sorted({r["spatial_dims"] for r in rows}):
         unet = _median(rows, dims, "MONAI UNet")
-        for ours in ("ours dual_attention (default)", "ours dual_attention sal_levels", "ours resunet"):
+        for ours in (
+            "ours dual_attention (default)",
+            "ours dual_attention sal_levels",
+            "ours dual_attention num_heads",
+            "ours resunet",
+        ):
             t = _median(rows, dims, ours)
             if t is not None and unet:
                 ratio = round(t / unet, 2)

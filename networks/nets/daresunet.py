@@ -122,7 +122,9 @@ class DAResUNet(nn.Module):
             windows at full resolution need tens of GB for a 96^3 input (about 72 GB measured by the estimate in
             ``scripts/benchmark_networks.py``). Pass ``range(len(channels))`` to force every level in 3D.
         window_size: attention window, int or per axis; it shrinks to the map where the map is smaller.
-        num_heads: attention heads (capped at the level's channels, which it must divide).
+        num_heads: attention heads, one number for every level or one per level (e.g. ``(1, 2, 4, 8, 8)``, as
+            Swin grows its heads with the width); capped at the level's channels, which it must divide. Fewer
+            heads at full resolution make SAL several times cheaper (``scripts/benchmark_networks.py``).
         sparse_mode: ``"relu2"`` (ReLU(S)^2, the authors') or ``"topk"``.
         topk_ratios: kept fraction(s) of keys per query for ``"topk"``.
         skip_gates: additive attention gates on the skips.
@@ -166,7 +168,7 @@ class DAResUNet(nn.Module):
         self_attention: Optional[str] = None,
         sal_levels: Optional[Sequence[int]] = None,
         window_size: Union[Sequence[int], int] = 8,
-        num_heads: int = 8,
+        num_heads: Union[Sequence[int], int] = 8,
         sparse_mode: str = "relu2",
         topk_ratios: Sequence[float] = (0.5,),
         skip_gates: Optional[bool] = None,
@@ -203,6 +205,11 @@ class DAResUNet(nn.Module):
         if sal_levels is None:  # every level in 1D/2D; in 3D from 1/4 resolution down (see the docstring)
             sal_levels = range(levels) if spatial_dims < 3 else range(min(2, levels - 1), levels)
         sal_set = {int(v) for v in sal_levels}
+        heads = [int(num_heads)] * levels if isinstance(num_heads, int) else [int(h) for h in num_heads]
+        if len(heads) != levels or min(heads) < 1:
+            raise ValueError(
+                f"num_heads must be a positive int or one positive int per level ({levels} levels), got {num_heads!r}."
+            )
         if any(not 0 <= v < levels for v in sal_set):
             raise ValueError(f"sal_levels must index encoder levels 0..{levels - 1}, got {sal_levels!r}.")
 
@@ -242,7 +249,7 @@ class DAResUNet(nn.Module):
                     SparseAttentionLayer(
                         spatial_dims,
                         ch,
-                        num_heads=min(num_heads, ch),
+                        num_heads=min(heads[i], ch),
                         window_size=window_size,
                         sparse_mode=sparse_mode,
                         topk_ratios=topk_ratios,

@@ -227,3 +227,16 @@ def test_image_head_learns_lesion_presence():
     with torch.no_grad():
         predicted = net.eval().forward_with_heads(x)["image"][:, 0] > 0
     assert bool((predicted == present).all()), loss.item()
+
+
+def test_num_heads_per_level():
+    net = DAResUNet(2, 1, 2, channels=(8, 16, 32), strides=(2, 2), num_heads=(1, 2, 4))
+    sal = [level[-1] for level in net.refine]
+    assert [layer.num_heads for layer in sal] == [1, 2, 4]
+    same = DAResUNet(2, 1, 2, channels=(8, 16, 32), strides=(2, 2), num_heads=4)
+    assert [level[-1].num_heads for level in same.refine] == [4, 4, 4]
+    # only the relative position bias tables (one column per head) differ: 225 entries per head, 8x8 windows
+    assert _count(same) - _count(net) == 225 * ((4 - 1) + (4 - 2))
+    assert net(torch.rand(1, 1, 16, 16)).shape == (1, 2, 16, 16)
+    with pytest.raises(ValueError, match="one positive int per level"):
+        DAResUNet(2, 1, 2, channels=(8, 16, 32), strides=(2, 2), num_heads=(1, 2))
