@@ -19,16 +19,12 @@ python -m monai.bundle run training \
     --ckpt_dir "$MODELS" "$@"
 
 echo "== inference on the demo DICOM series and NIfTI volumes"
-python -m monai.bundle run \
-    --meta_file "$B/configs/metadata.json" \
-    --config_file "$B/configs/inference.json" \
-    --logging_file "$B/configs/logging.conf" \
-    --ckpt_dir "$MODELS" \
-    --input_dir "$B/data/dicom" --output_dir outputs/quickstart/dicom --overwrite true
-python -m monai.bundle run \
-    --meta_file "$B/configs/metadata.json" \
-    --config_file "$B/configs/inference.json" \
-    --logging_file "$B/configs/logging.conf" \
-    --ckpt_dir "$MODELS" \
-    --input_dir "$B/data/images" --output_dir outputs/quickstart/nifti --overwrite true
+for pair in dicom:dicom images:nifti; do  # <data folder>:<output folder>
+    python -m monai.bundle run \
+        --meta_file "$B/configs/metadata.json" \
+        --config_file "$B/configs/inference.json" \
+        --logging_file "$B/configs/logging.conf" \
+        --ckpt_dir "$MODELS" \
+        --input_dir "$B/data/${pair%%:*}" --output_dir "outputs/quickstart/${pair#*:}" --overwrite true
+done
 echo "== done: see outputs/quickstart/*/run_summary.json"

@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: the real public data beside the checkout, and small torch settings."""
+"""Shared pytest fixtures: the real public data beside the checkout, tiny demo data sets, small torch settings."""
 
 from __future__ import annotations
 
@@ -27,6 +27,22 @@ def shared_schemas() -> Path:
     if not schemas.is_dir():
         pytest.skip(f"bundle metadata schemas not found at {schemas}")
     return schemas
+
+
+@pytest.fixture(scope="session")
+def ct_demo(tmp_path_factory):
+    """Datalist of 4 tiny CT phantoms (64 x 64 x 16, NIfTI + DICOM series), generated once per session."""
+    from tests.bundle.helpers import make_demo
+
+    return make_demo(tmp_path_factory.mktemp("ct_demo"), "ct", 4)
+
+
+@pytest.fixture(scope="session")
+def us_demo(tmp_path_factory):
+    """Datalist of 6 tiny ultrasound phantoms (96 x 96, NIfTI + PNG copies), generated once per session."""
+    from tests.bundle.helpers import make_demo
+
+    return make_demo(tmp_path_factory.mktemp("us_demo"), "us", 6)
 
 
 @pytest.fixture(autouse=True)
