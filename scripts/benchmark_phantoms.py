@@ -1,4 +1,4 @@
-"""Quality on unseen demo phantoms: each bundle's shipped weights through its own ``evaluate.json``, per class.
+"""Quality on unseen demo phantoms, per class: each bundle's shipped weights, or networks trained side by side.
 
 For each task (3D head CT, 2D cranial ultrasound) this generates phantoms the weights have never seen (``--seed``,
 default 1000; the shipped weights were trained on seed 0), puts them all in the ``test`` section of a datalist and
@@ -8,9 +8,18 @@ original image grid, and image-level detection (the CT network's image-level hea
 predicted masks). Next to it the threshold baseline of :mod:`cranialseg.demo.baseline` on the same phantoms, so
 the figures have a floor. Writes ``benchmarks/results/quality_phantoms_cpu.json``.
 
+``--side-by-side`` trains instead, with one recipe per task, this project's networks next to MONAI's (``UNet``
+with two residual units, ``AttentionUnet``, ``SegResNet``, at the bundle network's channels and strides): each is
+the bundle's own ``train.json`` run with overrides only (network, data, epochs, output folders), on the bundle's
+training phantoms (seed 0, the bundle's case count) and then scored on the same unseen phantoms through
+``evaluate.json``. MONAI's networks have no image-level head, so on CT they train with the segmentation loss alone
+(the bundle's ``seg_loss``) and their detection is read off the predicted masks. Writes
+``benchmarks/results/quality_phantoms_side_by_side_cpu.json``.
+
 Example:
     python scripts/benchmark_phantoms.py                       # 8 CT + 24 US phantoms, seed 1000
     python scripts/benchmark_phantoms.py --tasks us --num-cases-us 48
+    python scripts/benchmark_phantoms.py --side-by-side --tasks us --epochs-us 15
 """
 
 from __future__ import annotations
@@ -25,9 +34,9 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from cranialseg.benchmarking import RESULTS_DIR, load_average, machine_info, publish_results
+from cranialseg.benchmarking import RESULTS_DIR, count_parameters, load_average, machine_info, publish_results
 
-__all__ = ["main", "evaluate_bundle", "baseline_scores"]
+__all__ = ["main", "evaluate_bundle", "baseline_scores", "side_by_side_overrides", "train_bundle"]
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLES = {"ct": "head_ct_haemorrhage_segmentation", "us": "cranial_us_ventricle_segmentation"}
@@ -82,17 +91,27 @@ def baseline_scores(task: str, datalist: Path) -> Dict[str, Optional[float]]:
     return {name: round(float(np.mean(v)), 4) for name, v in scores.items()}
 
 
-def run_task(task: str, num_cases: int, seed: int, workdir: Path, tiny: bool) -> Dict[str, Any]:
+def _phantoms(task: str, folder: Path, num_cases: int, seed: int, tiny: bool) -> Path:
+    """Generate (or reuse) ``num_cases`` phantoms of ``task`` in ``folder``; the datalist path."""
     from cranialseg.demo import ensure_demo_data
 
-    t0 = time.perf_counter()
+    kw = dict(TINY[task]) if tiny else {}
+    return Path(ensure_demo_data(folder, task=task, num_cases=num_cases, seed=seed, write_dicom=False, **kw))
+
+
+def _unseen(task: str, workdir: Path, num_cases: int, seed: int, tiny: bool) -> Path:
+    """The unseen evaluation phantoms (US: half of them with an IVH clot), all in the ``test`` section."""
+    from cranialseg.demo import ensure_demo_data
+
     kw = dict(TINY[task]) if tiny else {}
     if task == "us":
         kw.setdefault("ivh_probability", 0.5)
     data = ensure_demo_data(workdir / task, task=task, num_cases=num_cases, seed=seed, write_dicom=False, **kw)
-    datalist = _all_in_test(Path(data))
-    summary = evaluate_bundle(task, datalist, workdir / task / "eval")
-    baseline = baseline_scores(task, datalist)
+    return _all_in_test(Path(data))
+
+
+def _per_class(summary: Dict[str, Any], baseline: Dict[str, Optional[float]]) -> Dict[str, Any]:
+    """Per-class figures of an ``evaluate.json`` summary, with the threshold baseline's Dice next to them."""
     per_class = {}
     for name, stats in summary["per_class"].items():
         volume_key = next((k for k in stats if k.startswith("mean_abs_volume_error")), None)
@@ -111,18 +130,158 @@ def run_task(task: str, num_cases: int, seed: int, workdir: Path, tiny: bool) ->
         detection = stats.get("detection_head") or stats.get("detection_mask")
         if detection:  # lesion classes: how many phantoms have it
             per_class[name]["cases_with_class"] = detection["true_positive"] + detection["false_negative"]
+    return per_class
+
+
+def run_task(task: str, num_cases: int, seed: int, workdir: Path, tiny: bool) -> Dict[str, Any]:
+    """The shipped weights of ``task``'s bundle on ``num_cases`` unseen phantoms, next to the threshold baseline."""
+    t0 = time.perf_counter()
+    datalist = _unseen(task, workdir, num_cases, seed, tiny)
+    summary = evaluate_bundle(task, datalist, workdir / task / "eval")
+    baseline = baseline_scores(task, datalist)
     return {
         "bundle": BUNDLES[task],
         "num_cases": summary["num_cases"],
         "seed": seed,
-        "generator_settings": {k: list(v) if isinstance(v, tuple) else v for k, v in kw.items()},
+        "generator_settings": {
+            k: list(v) if isinstance(v, tuple) else v for k, v in (TINY[task] if tiny else {}).items()
+        },
         "mean_dice": summary["mean_dice"],
-        "per_class": per_class,
+        "per_class": _per_class(summary, baseline),
         "threshold_baseline": baseline,
         "detection": summary.get("detection"),
         "detection_from_mask": summary.get("detection_from_mask"),
         "wall_s": round(time.perf_counter() - t0, 1),
     }
+
+
+def _train_config(task: str) -> Dict[str, Any]:
+    return json.loads((ROOT / "bundle" / BUNDLES[task] / "configs" / "train.json").read_text(encoding="utf-8"))
+
+
+def side_by_side_overrides(task: str) -> Dict[str, Dict[str, Any]]:
+    """Bundle overrides of each compared network for ``task``: ours as the bundle ships it and two relatives, and
+    MONAI's networks at the bundle network's channels and strides (ours and MONAI interleaved, so that a cut budget
+    still leaves pairs)."""
+    cfg = _train_config(task)
+    net = cfg["network_def"]
+    monai = {"spatial_dims": net["spatial_dims"], "in_channels": net["in_channels"], "out_channels": "@num_classes"}
+    grid = {"channels": net["channels"], "strides": net["strides"]}
+    # MONAI's networks have no image-level head: the plain network and the segmentation loss (CT bundle)
+    plain = {"train_network": "@network", "loss": "@seg_loss"} if "seg_loss" in cfg else {}
+    return {
+        "ours dual_attention (bundle)": {},
+        "MONAI UNet": {"network_def": {"_target_": "UNet", **monai, **grid, "num_res_units": 2}, **plain},
+        "ours resunet": {"network_def#variant": "resunet"},
+        "MONAI AttentionUnet": {"network_def": {"_target_": "AttentionUnet", **monai, **grid}, **plain},
+        "ours csr_unet": {"network_def#variant": "csr_unet"},
+        # the lean setting: first level strided as in MONAI's UNet (in-plane only in 3D, for thick CT slices)
+        "ours lean (input_stride=2)": {"network_def#input_stride": [2, 2] + [1] * (net["spatial_dims"] - 2)},
+        "MONAI SegResNet": {
+            "network_def": {"_target_": "SegResNet", **monai, "init_filters": net["channels"][0]},
+            **plain,
+        },
+    }
+
+
+def train_bundle(task: str, datalist: Path, out_dir: Path, epochs: int, overrides: Dict[str, Any]) -> Dict[str, Any]:
+    """The bundle's ``train.json`` on ``datalist`` with ``overrides`` for ``epochs`` epochs into ``out_dir/models``;
+    parameters, wall time and the best validation Dice."""
+    from monai.bundle import ConfigWorkflow
+
+    configs = ROOT / "bundle" / BUNDLES[task] / "configs"
+    handlers = [h for h in _train_config(task)["train"]["handlers"] if "ProgressBar" not in h.get("_target_", "")]
+    workflow = ConfigWorkflow(
+        config_file=str(configs / "train.json"),
+        meta_file=str(configs / "metadata.json"),
+        logging_file=False,
+        workflow_type="train",
+        datalist_file=str(datalist),
+        ckpt_dir=str(out_dir / "models"),
+        output_dir=str(out_dir / "train"),
+        max_epochs=epochs,
+        **{"train#handlers": handlers},
+        **overrides,
+    )
+    t0 = time.perf_counter()
+    workflow.initialize()
+    params = count_parameters(workflow.parser.get_parsed_content("network"))
+    workflow.run()
+    evaluator = workflow.parser.get_parsed_content("validate#evaluator")
+    best = evaluator.state.best_metric
+    workflow.finalize()
+    return {"params": params, "train_s": round(time.perf_counter() - t0, 1), "best_val_dice": round(float(best), 4)}
+
+
+def run_side_by_side(task: str, args: argparse.Namespace, workdir: Path) -> Dict[str, Any]:
+    """Train every compared network on the bundle's phantoms with the bundle's recipe; score on unseen phantoms."""
+    import traceback
+
+    t0 = time.perf_counter()
+    cfg = _train_config(task)
+    epochs = {"ct": args.epochs_ct, "us": args.epochs_us}[task] or int(cfg["max_epochs"])
+    num_train = 4 if args.tiny else int(cfg["num_demo_cases"])
+    train_list = _phantoms(task, workdir / task / "train", num_train, 0, args.tiny)
+    eval_list = _unseen(task, workdir, 2 if args.tiny else {"ct": args.num_cases_ct, "us": args.num_cases_us}[task],
+                        args.seed, args.tiny)  # fmt: skip
+    baseline = baseline_scores(task, eval_list)
+    rows = []
+    for name, overrides in side_by_side_overrides(task).items():
+        if args.networks and not any(s in name for s in args.networks):
+            continue
+        slug = "".join(c if c.isalnum() else "_" for c in name.lower())
+        print(f"== {task}: {name} ({epochs} epochs, elapsed {(time.perf_counter() - t0) / 60:.1f} min)", flush=True)
+        row: Dict[str, Any] = {"name": name, "overrides": overrides}
+        try:
+            row.update(train_bundle(task, train_list, workdir / task / slug, epochs, overrides))
+            summary = evaluate_bundle(
+                task,
+                eval_list,
+                workdir / task / slug / "eval",
+                {**overrides, "ckpt_dir": str(workdir / task / slug / "models")},
+            )
+            row.update(
+                status="ok",
+                mean_dice=summary["mean_dice"],
+                per_class=_per_class(summary, baseline),
+                detection=summary.get("detection"),
+                detection_from_mask=summary.get("detection_from_mask"),
+            )
+            print(f"   mean Dice {row['mean_dice']}, train {row['train_s']} s", flush=True)
+        except Exception as e:  # noqa: BLE001 - recorded, the other networks still run
+            traceback.print_exc()
+            row.update(status="error", reason=f"{type(e).__name__}: {e}"[:400])
+        rows.append(row)
+    return {
+        "bundle": BUNDLES[task],
+        "recipe": f"bundle train.json as shipped, {epochs} epochs, {num_train} training phantoms (seed 0, the bundle's "
+        f"train/validation split); model.pt = best validation Dice",
+        "epochs": epochs,
+        "num_train_cases": num_train,
+        "num_cases": 2 if args.tiny else {"ct": args.num_cases_ct, "us": args.num_cases_us}[task],
+        "seed": args.seed,
+        "threshold_baseline": baseline,
+        "rows": rows,
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }
+
+
+def merge_rows(old: Dict[str, Any], new: Dict[str, Any]) -> Dict[str, Any]:
+    """``new`` with the rows of ``old`` for networks it did not run, per task, when the recipe is the same (a task
+    run with another recipe replaces the old one); the merged rows in the order of :func:`side_by_side_overrides`."""
+    merged = dict(new, tasks=dict(old.get("tasks", {})))
+    for task, result in new["tasks"].items():
+        before = merged["tasks"].get(task)
+        same = before and all(before.get(k) == result.get(k) for k in ("recipe", "num_cases", "seed"))
+        if not same:
+            merged["tasks"][task] = result
+            continue
+        rows = {r["name"]: r for r in before["rows"]}
+        rows.update({r["name"]: r for r in result["rows"]})
+        order = list(side_by_side_overrides(task))
+        ranked = sorted(rows.values(), key=lambda r: order.index(r["name"]) if r["name"] in order else len(order))
+        merged["tasks"][task] = dict(result, rows=ranked, wall_s=round(before["wall_s"] + result["wall_s"], 1))
+    return merged
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -133,9 +292,20 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1000, help="phantom seed (the shipped weights were trained on 0)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--workdir", type=Path, default=None, help="phantoms and evaluation outputs (default: temp)")
-    p.add_argument("--out", type=Path, default=RESULTS_DIR / "quality_phantoms_cpu.json")
-    p.add_argument("--tiny", action="store_true", help="smoke setting: 2 small phantoms per task")
-    return p.parse_args(argv)
+    p.add_argument(
+        "--out", type=Path, default=None, help="default: benchmarks/results/quality_phantoms[_side_by_side]_cpu.json"
+    )
+    p.add_argument("--tiny", action="store_true", help="smoke setting: 2 small phantoms per task (4 to train on)")
+    p.add_argument("--side-by-side", action="store_true", help="train ours and MONAI's networks, then score them")
+    p.add_argument("--networks", nargs="+", default=None, help="side by side: names (substrings) to run")
+    p.add_argument("--epochs-ct", type=int, default=0, help="side by side: CT epochs (0: the bundle's max_epochs)")
+    p.add_argument("--epochs-us", type=int, default=0, help="side by side: US epochs (0: the bundle's max_epochs)")
+    p.add_argument("--merge", action="store_true", help="side by side: keep the other networks' rows of --out")
+    args = p.parse_args(argv)
+    if args.out is None:
+        name = "quality_phantoms_side_by_side_cpu.json" if args.side_by_side else "quality_phantoms_cpu.json"
+        args.out = RESULTS_DIR / name
+    return args
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
@@ -148,7 +318,29 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     counts = {"ct": args.num_cases_ct, "us": args.num_cases_us}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.workdir or Path(tmp)
-        tasks = {t: run_task(t, 2 if args.tiny else counts[t], args.seed, workdir, args.tiny) for t in args.tasks}
+        if args.side_by_side:
+            tasks = {t: run_side_by_side(t, args, workdir) for t in args.tasks}
+        else:
+            tasks = {t: run_task(t, 2 if args.tiny else counts[t], args.seed, workdir, args.tiny) for t in args.tasks}
+    if args.side_by_side:
+        payload = {
+            "benchmark": "quality_phantoms_side_by_side",
+            "tiny": args.tiny,
+            "machine": machine,
+            "load_average_end": load_average(),
+            "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "out"},
+            "notes": [
+                "Each network trained with its bundle's train.json (same loss, optimiser, schedule, augmentation, "
+                "epochs and seed) on the bundle's phantoms, then scored through evaluate.json on unseen phantoms "
+                "(original image grid). MONAI's networks train with the segmentation loss only (no image-level head); "
+                "ours on CT also learn the image-level head (bundle recipe). Volume error in mL (CT) or mm2 (US).",
+            ],
+            "tasks": tasks,
+            "wall_s": round(time.perf_counter() - t0, 1),
+        }
+        if args.merge and Path(args.out).is_file():
+            payload = merge_rows(json.loads(Path(args.out).read_text(encoding="utf-8")), payload)
+        return publish_results(args.out, payload, "render_phantoms_side_by_side")
     payload = {
         "benchmark": "quality_phantoms",
         "tiny": args.tiny,

@@ -4,10 +4,11 @@ A step is forward, ``DiceCELoss`` (softmax, one-hot labels), backward and an Ada
 inputs and labels: 2D batch ``8x1x256x256`` (ultrasound bundle network, 3 classes) and 3D batch
 ``2x3x96x96x96`` (head CT bundle network, 3 CT windows in, 6 classes). "Ours" is each bundle's
 ``network_def`` (``bundle/<name>/configs/train.json``); ``--models`` also takes ``default`` (the dual-attention
-default ``DAResUNet`` with 16-32-64-128-256 channels) and ``resunet``. MONAI ``UNet`` uses the same channels and
-strides with ``num_res_units=2``. The median of ``--repeats`` steps after ``--warmup`` is reported, with the
-growth of the resident-set high-water mark during those steps. GPU with AMP is recorded as not run on a machine
-without a GPU.
+default ``DAResUNet`` with 16-32-64-128-256 channels), ``resunet`` and ``lean`` (the bundle network with
+``input_stride`` 2 in-plane: its first level at half resolution, as MONAI ``UNet``'s). MONAI ``UNet`` uses the
+same channels and strides with ``num_res_units=2``. The median of ``--repeats`` steps after ``--warmup`` is
+reported, with the growth of the resident-set high-water mark during those steps. GPU with AMP is recorded as not
+run on a machine without a GPU.
 
 Example:
     python scripts/benchmark_training.py
@@ -65,12 +66,14 @@ def _build(model: str, dims: int, net_def: Dict[str, Any], channels: Optional[Se
         return DAResUNet(dims, cin, cout, **kw)
     if model == "resunet":
         return DAResUNet(dims, cin, cout, **{**kw, "variant": "resunet"})
+    if model == "lean":
+        return DAResUNet(dims, cin, cout, **{**kw, "input_stride": [2, 2] + [1] * (dims - 2)})
     if model == "default":
         ch = list(channels) if channels else [16, 32, 64, 128, 256]
         return DAResUNet(dims, cin, cout, channels=ch, strides=[2] * (len(ch) - 1))
     if model == "monai_unet":
         return UNet(dims, cin, cout, channels=kw["channels"], strides=kw["strides"], num_res_units=2)
-    raise ValueError(f"unknown model {model!r}; expected 'ours', 'resunet', 'default' or 'monai_unet'.")
+    raise ValueError(f"unknown model {model!r}; expected 'ours', 'resunet', 'lean', 'default' or 'monai_unet'.")
 
 
 def run(dims: int, model: str, args: argparse.Namespace) -> Dict[str, Any]:
@@ -131,8 +134,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "training_cpu.json")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--dims", type=int, nargs="+", default=[2, 3], choices=[2, 3])
-    p.add_argument("--models", nargs="+", default=["ours", "monai_unet"],
-                   choices=["ours", "monai_unet", "resunet", "default"])  # fmt: skip
+    p.add_argument("--models", nargs="+", default=["ours", "lean", "monai_unet"],
+                   choices=["ours", "lean", "monai_unet", "resunet", "default"])  # fmt: skip
     p.add_argument("--batch2d", type=int, default=8)
     p.add_argument("--size2d", type=int, default=256)
     p.add_argument("--batch3d", type=int, default=2)

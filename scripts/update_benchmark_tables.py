@@ -20,6 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 __all__ = [
     "main",
     "render_all",
+    "render_phantoms_side_by_side",
     "render_inference",
     "render_networks",
     "render_phantoms",
@@ -250,6 +251,51 @@ def render_phantoms(payload: Dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def render_phantoms_side_by_side(payload: Dict[str, Any]) -> str:
+    """Tables of ``benchmark_phantoms.py --side-by-side``: ours and MONAI's networks trained with one recipe."""
+    out = ["### Demo phantoms: ours and MONAI's networks trained side by side", "", _machine_line(payload)]
+    names = {"ct": "3D head CT", "us": "2D cranial ultrasound"}
+    for task, r in payload.get("tasks", {}).items():
+        classes = list(next((row["per_class"] for row in r["rows"] if row.get("per_class")), {}))
+        units = {"ml": "mL", "mm2": "mm²"}
+        unit = next(
+            (units.get(c.get("volume_unit"), c.get("volume_unit")) for row in r["rows"] if row.get("per_class")
+             for c in row["per_class"].values() if c.get("volume_unit")), "",
+        )  # fmt: skip
+        out += [
+            "",
+            f"**{names.get(task, task)}** (`{r['bundle']}`): {r['recipe']}; scored on {r['num_cases']} unseen "
+            f"phantoms (seed {r['seed']}). Per class: Dice (mean abs volume error, {unit}).",
+            "",
+        ]
+        body = []
+        for row in r["rows"]:
+            if row.get("status") != "ok":
+                body.append([row["name"], row.get("params"), None, None, None] + [None] * len(classes) + [None])
+                continue
+            cells = [
+                f"{_fmt(c.get('dice'))} ({_fmt(c.get('mean_abs_volume_error'))})"
+                for c in (row["per_class"].get(name, {}) for name in classes)
+            ]
+            det = row.get("detection") or {}
+            body.append(
+                [row["name"], row["params"], round(row["train_s"] / 60, 1), row.get("best_val_dice"), row["mean_dice"]]
+                + cells
+                + [f"{_rates(det)} ({det.get('source', '-')})" if det else "-"]
+            )
+        base = r.get("threshold_baseline") or {}
+        body.append(
+            ["threshold baseline", None, None, None, None]
+            + [_fmt(base.get(name, base.get(name.split("_")[0]))) for name in classes]
+            + [None]
+        )
+        header = ["network", "params", "train min", "best val Dice", "unseen mean Dice"] + classes
+        out.append(_table(header + ["any lesion sens / spec"], body))
+    if payload.get("notes"):
+        out += ["", " ".join(payload["notes"])]
+    return "\n".join(out)
+
+
 RENDERERS: Dict[str, Callable[[Dict[str, Any]], str]] = {
     "networks_cpu.json": render_networks,
     "inference_cpu.json": render_inference,
@@ -257,6 +303,7 @@ RENDERERS: Dict[str, Callable[[Dict[str, Any]], str]] = {
     "training_cpu.json": render_training,
     "quality_hc18_cpu.json": render_quality,
     "quality_phantoms_cpu.json": render_phantoms,
+    "quality_phantoms_side_by_side_cpu.json": render_phantoms_side_by_side,
 }
 
 

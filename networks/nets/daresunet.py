@@ -104,6 +104,12 @@ class DAResUNet(nn.Module):
         channels: feature channels per level, e.g. ``(16, 32, 64, 128, 256)``.
         strides: down-sampling between consecutive levels (``len(channels) - 1`` entries), each an int or one
             per axis, e.g. ``[[2, 2, 1], [2, 2, 2], ...]`` for thick CT slices.
+        input_stride: down-sampling of the first level (int or per axis), 1 by default: every level then runs at
+            the resolution of ``strides``, the first at full resolution, as in the authors' network. 2 runs the
+            first level at half resolution, as MONAI ``UNet`` does (its first level is strided), and a transposed
+            convolution (kernel = stride) brings the features back to the input size before the 1x1 head: about
+            4x (2D) / 8x (3D) less work per level for coarser boundary detail, the lean setting for CPU
+            deployment (``scripts/benchmark_networks.py``). It multiplies the total stride.
         kernel_size: odd convolution kernel, int or per axis.
         num_res_units: residual blocks per encoder level (the first one strided).
         act: activation, MONAI ``Act`` name or ``(name, args)``.
@@ -154,6 +160,7 @@ class DAResUNet(nn.Module):
         *,
         channels: Sequence[int] = (16, 32, 64, 128, 256),
         strides: Sequence[Union[Sequence[int], int]] = (2, 2, 2, 2),
+        input_stride: Union[Sequence[int], int] = 1,
         kernel_size: Union[Sequence[int], int] = 3,
         num_res_units: int = 1,
         act: Union[tuple, str] = ("leakyrelu", {"negative_slope": 0.01}),
@@ -201,6 +208,7 @@ class DAResUNet(nn.Module):
         kernel = ensure_tuple_dims(kernel_size, spatial_dims, "kernel_size")
         check_odd_kernel(kernel, "kernel_size")
         stride_list = [ensure_tuple_dims(s, spatial_dims, f"strides[{i}]") for i, s in enumerate(strides)]
+        first = ensure_tuple_dims(input_stride, spatial_dims, "input_stride")
         levels = len(channels)
         if sal_levels is None:  # every level in 1D/2D; in 3D from 1/4 resolution down (see the docstring)
             sal_levels = range(levels) if spatial_dims < 3 else range(min(2, levels - 1), levels)
@@ -217,7 +225,7 @@ class DAResUNet(nn.Module):
         self.out_channels = out_channels
         self.num_image_classes = num_image_classes
         self.deep_supervision = deep_supervision
-        total = [1] * spatial_dims
+        total = list(first)
         for s in stride_list:
             total = [t * v for t, v in zip(total, s)]
         self.total_stride: List[int] = total
@@ -238,7 +246,7 @@ class DAResUNet(nn.Module):
         encoder, refine = [], []
         for i, ch in enumerate(channels):
             cin = in_channels if i == 0 else channels[i - 1]
-            stage = [block(cin, ch, 1 if i == 0 else stride_list[i - 1])]
+            stage = [block(cin, ch, first if i == 0 else stride_list[i - 1])]
             stage += [block(ch, ch) for _ in range(num_res_units - 1)]
             encoder.append(nn.Sequential(*stage))
             parts: List[nn.Module] = []
@@ -274,6 +282,13 @@ class DAResUNet(nn.Module):
             )
             decoder.append(_DecoderLevel(up, gate, block(2 * channels[i], channels[i])))
         self.decoder = nn.ModuleList(decoder)
+        # input_stride > 1: back to the input size before the head (no module, no parameters otherwise)
+        self.restore: nn.Module = nn.Identity()
+        if any(s != 1 for s in first):
+            self.restore = Convolution(
+                spatial_dims, channels[0], channels[0], strides=first, kernel_size=first, padding=0,
+                output_padding=0, act=act, norm=norm, is_transposed=True,
+            )  # fmt: skip
         self.head = Conv[Conv.CONV, spatial_dims](channels[0], out_channels, kernel_size=1)
         # deep supervision: 1x1 heads on every decoder level but the last (lower resolutions)
         ds = [Conv[Conv.CONV, spatial_dims](channels[i], out_channels, kernel_size=1) for i in range(levels - 2, 0, -1)]
@@ -321,14 +336,14 @@ class DAResUNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Segmentation logits ``(B, out_channels, *spatial)``, whatever the settings."""
         h, _, _ = self._features(x)
-        return self.head(h)
+        return self.head(self.restore(h))
 
     @torch.jit.export
     def forward_with_heads(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
         """All heads: ``{"seg": (B, C, *S)}`` plus ``"image": (B, K)`` when ``num_image_classes > 0`` and
         ``"deep_supervision": (B, 1 + L, C, *S)`` (index 0 = ``seg``) when ``deep_supervision``."""
         h, bottleneck, outs = self._features(x)
-        seg = self.head(h)
+        seg = self.head(self.restore(h))
         result: Dict[str, torch.Tensor] = {"seg": seg}
         if self.num_image_classes > 0:
             dims = list(range(2, bottleneck.ndim))

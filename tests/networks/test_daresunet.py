@@ -21,6 +21,8 @@ SHAPE_CASES = [
     (2, 1, 2, 1, (16, 16), {**SMALL, "variant": "csr_unet", "attention_placement": "residual"}),
     (3, 1, 2, 1, (8, 8, 8), {**SMALL, "variant": "attention_gated"}),
     (2, 1, 2, 3, (16, 16), {**SMALL, "self_attention": "dense", "num_res_units": 2, "dropout": 0.1}),
+    (2, 1, 3, 2, (32, 16), {**SMALL, "input_stride": 2, "num_image_classes": 2}),
+    (3, 2, 2, 1, (16, 16, 8), {**SMALL, "input_stride": (2, 2, 1), "deep_supervision": True}),
 ]
 
 
@@ -116,6 +118,8 @@ def test_attention_is_registered_trained_and_deterministic():
         ({"sal_levels": (5,)}, "sal_levels"),
         ({"num_heads": 3}, "divisible by num_heads"),
         ({"num_res_units": 0}, "num_res_units"),
+        ({"input_stride": 0}, "input_stride"),
+        ({"input_stride": (2, 2, 2)}, "input_stride must have one entry per spatial axis"),
     ],
 )
 def test_bad_settings_raise(kwargs, match):
@@ -148,6 +152,7 @@ def assert_torchscript_roundtrip(net: torch.nn.Module, x: torch.Tensor, tmp_path
         (2, {}, (1, 1, 32, 48)),
         (3, {**SMALL, "deep_supervision": True, "num_image_classes": 3, "sparse_mode": "topk"}, (1, 1, 16, 8, 12)),
         (2, {**SMALL, "variant": "attention_gated"}, (2, 1, 24, 16)),
+        (2, {**SMALL, "input_stride": 2, "num_image_classes": 2}, (1, 1, 32, 16)),
     ],
 )
 def test_torchscript_roundtrip(spatial_dims, kwargs, shape, tmp_path):
@@ -240,3 +245,21 @@ def test_num_heads_per_level():
     assert net(torch.rand(1, 1, 16, 16)).shape == (1, 2, 16, 16)
     with pytest.raises(ValueError, match="one positive int per level"):
         DAResUNet(2, 1, 2, channels=(8, 16, 32), strides=(2, 2), num_heads=(1, 2))
+
+
+def test_input_stride_runs_the_first_level_coarser_and_restores_the_input_size():
+    full = DAResUNet(2, 1, 2, **SMALL)
+    lean = DAResUNet(2, 1, 2, **SMALL, input_stride=2)
+    assert full.total_stride == [4, 4] and lean.total_stride == [8, 8]
+    # the only new parameters: the transposed 2x2 convolution back to full resolution (8 -> 8 channels, bias,
+    # affine instance norm); the encoder's first block just gets a strided first convolution and shortcut
+    assert _count(lean) - _count(full) == 8 * 8 * 4 + 8 + 2 * 8
+    assert isinstance(full.restore, torch.nn.Identity)
+    sizes = []
+    lean.encoder[0].register_forward_hook(lambda m, i, o: sizes.append(tuple(o.shape[2:])))
+    out = lean(torch.rand(1, 1, 32, 24))
+    assert sizes == [(16, 12)] and out.shape == (1, 2, 32, 24)
+    with pytest.raises(
+        ValueError, match=r"total stride \[8, 8\] on spatial axis 1 \(size 20\); nearest valid sizes: 16 or 24"
+    ):
+        lean(torch.rand(1, 1, 32, 20))

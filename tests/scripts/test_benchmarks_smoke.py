@@ -61,6 +61,10 @@ def test_attention_estimate_matches_hand_count():
     assert bench.estimate_attention_gb([1, 1, 96, 96, 96], [16, 32, 64, 128, 256], [2, 3, 4]) == round(
         27 * 8 * 512**2 * 4 * 5 / 1e9, 2
     )
+    # input_stride=2: level 0 runs at 48^3, 6^3 windows
+    assert bench.estimate_attention_gb([1, 1, 96, 96, 96], [16, 32, 64, 128, 256], None, input_stride=2) == round(
+        6**3 * 8 * 512**2 * 4 * 5 / 1e9, 2
+    )
 
 
 def test_benchmark_networks_tiny(tmp_path):
@@ -109,7 +113,10 @@ def test_benchmark_training_tiny(tmp_path):
     bench.main(["--tiny", "--dims", "2", "--threads", "1", "--out", str(out)])
     payload = json.loads(out.read_text())
     assert_machine_block(payload)
-    assert [r["model"] for r in payload["rows"]] == ["ours", "monai_unet"]
+    assert [r["model"] for r in payload["rows"]] == ["ours", "lean", "monai_unet"]
+    ours, lean, _ = payload["rows"]
+    # lean = the same network plus the transposed 2x2 convolution back to full resolution (tiny: 4 -> 4 channels)
+    assert lean["params"] - ours["params"] == 4 * 4 * 4 + 4 + 2 * 4
     for r in payload["rows"]:
         assert r["status"] == "ok", r
         assert r["input_shape"] == [2, 1, 32, 32]
@@ -222,3 +229,39 @@ def test_update_tables_roundtrip(tmp_path):
     text = readme.read_text()
     assert "old" not in text and text.startswith("# Bench\n\nintro\n") and text.endswith("tail\n")
     assert "| net | eager | 12 | 0.5 | 0.25 | 0.2 | 3 | ok |" in block and block in text
+
+
+def test_benchmark_phantoms_side_by_side_tiny(tmp_path):
+    bench = load_script("benchmark_phantoms")
+    out = tmp_path / "side_by_side.json"
+    common = ["--side-by-side", "--tiny", "--threads", "1", "--epochs-ct", "1", "--epochs-us", "1", "--workdir",
+              str(tmp_path / "work"), "--out", str(out)]  # fmt: skip
+    payload = bench.main(common + ["--networks", "ours dual", "MONAI UNet"])
+    assert_machine_block(payload)
+    ct, us = payload["tasks"]["ct"], payload["tasks"]["us"]
+    assert (
+        [r["name"] for r in ct["rows"]]
+        == [r["name"] for r in us["rows"]]
+        == [
+            "ours dual_attention (bundle)",
+            "MONAI UNet",
+        ]
+    )
+    for row in ct["rows"] + us["rows"]:
+        assert row["status"] == "ok", row
+        assert 0.0 <= row["mean_dice"] <= 1.0 and 0.0 <= row["best_val_dice"] <= 1.0 and row["train_s"] > 0
+    ours, unet = ct["rows"]
+    # the CT bundle network (image-level head) vs MONAI UNet at its channels and strides, 3 windows in, 6 classes
+    assert ours["params"] == 1_543_264 and unet["params"] == 1_192_821
+    assert ours["detection"]["source"] == "image_head" and unet["detection"]["source"] == "mask"
+    assert set(ours["per_class"]) == {"ventricles", "EDH", "SDH", "IPH", "IVH"}
+    assert ct["epochs"] == 1 and ct["num_train_cases"] == 4 and ct["num_cases"] == 2
+    # a later run of one more network keeps the rows it did not run, in the table's order
+    merged = bench.main(common + ["--tasks", "us", "--networks", "lean", "--merge"])
+    assert merged["tasks"]["ct"] == json.loads(json.dumps(ct))
+    names = [r["name"] for r in merged["tasks"]["us"]["rows"]]
+    assert names == ["ours dual_attention (bundle)", "MONAI UNet", "ours lean (input_stride=2)"]
+    lean = merged["tasks"]["us"]["rows"][2]
+    assert lean["params"] - us["rows"][0]["params"] == 16 * 16 * 4 + 16 + 2 * 16
+    text = load_script("update_benchmark_tables").render_phantoms_side_by_side(json.loads(out.read_text()))
+    assert "| MONAI UNet | 1,192,821 |" in text and "| threshold baseline |" in text and "ours lean" in text
