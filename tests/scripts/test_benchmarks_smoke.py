@@ -92,13 +92,17 @@ def test_benchmark_networks_tiny(tmp_path):
 def test_benchmark_inference_tiny(tmp_path):
     bench = load_script("benchmark_inference")
     out = tmp_path / "inference.json"
-    bench.main(["--tiny", "--cases", "us", "--no-dicom", "--paths", "ours_eager", "monai_unet_eager", "--threads",
-                "1", "--out", str(out)])  # fmt: skip
+    bench.main(["--tiny", "--cases", "us", "--no-dicom", "--paths", "ours_eager", "monai_unet_eager",
+                "ours_lean_eager", "--threads", "1", "--out", str(out)])  # fmt: skip
     payload = json.loads(out.read_text())
     assert_machine_block(payload)
     (case,) = payload["cases"]
     assert case["shape"] == [160, 128] and case["roi"] == [128, 128]
-    assert {r["path"] for r in case["rows"]} == {"ours_eager", "monai_unet_eager"}
+    assert {r["path"] for r in case["rows"]} == {"ours_eager", "monai_unet_eager", "ours_lean_eager"}
+    params = {r["path"]: r["params"] for r in case["rows"]}
+    assert params["ours_lean_eager"] - params["ours_eager"] == 16 * 16 * 4 + 16 + 2 * 16  # the bundle network, lean
+    assert any("ours lean eager" in g["goal"] for g in payload["goals"])
+    assert not any("best path (ours_lean" in g["goal"] for g in payload["goals"])
     for r in case["rows"]:
         assert r["status"] == "ok", r
         # ROI 128x128 over 160x128 at overlap 0.25: two windows along x, one along y
