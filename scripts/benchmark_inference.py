@@ -241,14 +241,15 @@ def run_case(name: str, image: np.ndarray, bundle: str, grid: List[tuple], args:
                     with torch.no_grad():
                         counter(torch.rand(sw, cin, *roi))  # warm-up: one batch of windows
                         counter.windows = 0
+                        warmup = 0 if dims == 3 else args.warmup
                         with PeakRSS() as mem:
                             timing = time_call(
                                 lambda inferer=inferer, counter=counter: inferer(x, counter),
-                                warmup=0,
+                                warmup=warmup,
                                 repeats=args.ct_repeats if dims == 3 else args.repeats,
                                 max_seconds=args.max_seconds,
                             )
-                    windows = counter.windows // timing["repeats"]
+                    windows = counter.windows // (timing["repeats"] + warmup)  # windows of one pass
                     med = timing["median_s"]
                     row.update(
                         status="ok",
@@ -428,6 +429,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     )  # fmt: skip
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--ct-repeats", type=int, default=1)
+    p.add_argument(
+        "--warmup", type=int, default=1,
+        help="untimed sliding-window passes before timing the US frame (torch.compile specialises on the last, "
+        "smaller batch of windows during the first pass); the CT volume gets none (CPU budget)",
+    )  # fmt: skip
     p.add_argument("--max-seconds", type=float, default=120.0, help="stop repeating a setting after this")
     p.add_argument("--roi", type=int, nargs="*", default=None, help="override the bundle's ROI (same dims)")
     p.add_argument("--note", action="append", help="a note to store in the JSON (repeatable)")

@@ -93,7 +93,7 @@ def test_benchmark_inference_tiny(tmp_path):
     bench = load_script("benchmark_inference")
     out = tmp_path / "inference.json"
     bench.main(["--tiny", "--cases", "us", "--no-dicom", "--paths", "ours_eager", "monai_unet_eager",
-                "ours_lean_eager", "--threads", "1", "--out", str(out)])  # fmt: skip
+                "ours_lean_eager", "--threads", "1", "--warmup", "1", "--out", str(out)])  # fmt: skip
     payload = json.loads(out.read_text())
     assert_machine_block(payload)
     (case,) = payload["cases"]
