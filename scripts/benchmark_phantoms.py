@@ -322,41 +322,35 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             tasks = {t: run_side_by_side(t, args, workdir) for t in args.tasks}
         else:
             tasks = {t: run_task(t, 2 if args.tiny else counts[t], args.seed, workdir, args.tiny) for t in args.tasks}
-    if args.side_by_side:
-        payload = {
-            "benchmark": "quality_phantoms_side_by_side",
-            "tiny": args.tiny,
-            "machine": machine,
-            "load_average_end": load_average(),
-            "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "out"},
-            "notes": [
-                "Each network trained with its bundle's train.json (same loss, optimiser, schedule, augmentation, "
-                "epochs and seed) on the bundle's phantoms, then scored through evaluate.json on unseen phantoms "
-                "(original image grid). MONAI's networks train with the segmentation loss only (no image-level head); "
-                "ours on CT also learn the image-level head (bundle recipe). Volume error in mL (CT) or mm2 (US).",
-            ],
-            "tasks": tasks,
-            "wall_s": round(time.perf_counter() - t0, 1),
-        }
-        if args.merge and Path(args.out).is_file():
-            payload = merge_rows(json.loads(Path(args.out).read_text(encoding="utf-8")), payload)
-        return publish_results(args.out, payload, "render_phantoms_side_by_side")
-    payload = {
-        "benchmark": "quality_phantoms",
-        "tiny": args.tiny,
-        "machine": machine,
-        "load_average_end": load_average(),
-        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "out"},
-        "notes": [
+    side = args.side_by_side
+    notes = (
+        [
+            "Each network trained with its bundle's train.json (same loss, optimiser, schedule, augmentation, "
+            "epochs and seed) on the bundle's phantoms, then scored through evaluate.json on unseen phantoms "
+            "(original image grid). MONAI's networks train with the segmentation loss only (no image-level head); "
+            "ours on CT also learn the image-level head (bundle recipe). Volume error in mL (CT) or mm2 (US).",
+        ]
+        if side
+        else [
             "Shipped bundle weights (models/model.pt) on phantoms of an unseen seed, through evaluate.json: metrics on "
             "the original image grid, volume error in mL (CT) or mm2 (US), detection from the image-level head when "
             "the network has one.",
             "threshold_baseline_dice: cranialseg.demo.baseline (HU / grey-level thresholds) on the same phantoms.",
-        ],
+        ]
+    )
+    payload = {
+        "benchmark": "quality_phantoms_side_by_side" if side else "quality_phantoms",
+        "tiny": args.tiny,
+        "machine": machine,
+        "load_average_end": load_average(),
+        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "out"},
+        "notes": notes,
         "tasks": tasks,
+        "wall_s": round(time.perf_counter() - t0, 1),
     }
-    payload["wall_s"] = round(time.perf_counter() - t0, 1)
-    return publish_results(args.out, payload, "render_phantoms")
+    if side and args.merge and Path(args.out).is_file():
+        payload = merge_rows(json.loads(Path(args.out).read_text(encoding="utf-8")), payload)
+    return publish_results(args.out, payload, "render_phantoms_side_by_side" if side else "render_phantoms")
 
 
 if __name__ == "__main__":
