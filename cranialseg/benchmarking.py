@@ -39,6 +39,7 @@ __all__ = [
     "RESULTS_DIR",
     "count_flops",
     "count_parameters",
+    "lean_input_stride",
     "load_average",
     "machine_info",
     "matmul_peak_gflops",
@@ -262,6 +263,12 @@ def write_results(path: os.PathLike | str, payload: Dict[str, Any]) -> Path:
     tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
     os.replace(tmp, target)
     return target
+
+
+def lean_input_stride(spatial_dims: int) -> list:
+    """``DAResUNet(input_stride=...)`` of the benchmarks' lean setting: 2 in-plane, 1 through the slices in 3D
+    (thick CT slices keep their resolution), e.g. ``[2, 2, 1]``."""
+    return [2, 2] + [1] * (spatial_dims - 2)
 
 
 def publish_results(path: os.PathLike | str, payload: Dict[str, Any], renderer: str) -> Dict[str, Any]:

@@ -44,6 +44,7 @@ from cranialseg.benchmarking import (
     PeakRSS,
     count_flops,
     count_parameters,
+    lean_input_stride,
     load_average,
     machine_info,
     matmul_peak_gflops,
@@ -157,7 +158,7 @@ def _build_path(path: str, net_def: Dict[str, Any], dims: int, roi: Sequence[int
         net = UNet(dims, cin, cout, channels=kw["channels"], strides=kw["strides"], num_res_units=2).eval()
         return {"predictor": net, "params": count_parameters(net), "flops_net": net, "build_s": 0.0}
     if path.startswith("ours_lean_"):  # the lean setting: the first level strided in-plane
-        kw["input_stride"] = [2, 2] + [1] * (dims - 2)
+        kw["input_stride"] = lean_input_stride(dims)
         path = "ours_" + path[len("ours_lean_") :]
     ours = DAResUNet(dims, cin, cout, **kw).eval()
     info: Dict[str, Any] = {"params": count_parameters(ours), "flops_net": ours}

@@ -34,7 +34,14 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from cranialseg.benchmarking import RESULTS_DIR, count_parameters, load_average, machine_info, publish_results
+from cranialseg.benchmarking import (
+    RESULTS_DIR,
+    count_parameters,
+    lean_input_stride,
+    load_average,
+    machine_info,
+    publish_results,
+)
 
 __all__ = ["main", "evaluate_bundle", "baseline_scores", "side_by_side_overrides", "train_bundle"]
 
@@ -91,23 +98,30 @@ def baseline_scores(task: str, datalist: Path) -> Dict[str, Optional[float]]:
     return {name: round(float(np.mean(v)), 4) for name, v in scores.items()}
 
 
-def _phantoms(task: str, folder: Path, num_cases: int, seed: int, tiny: bool) -> Path:
-    """Generate (or reuse) ``num_cases`` phantoms of ``task`` in ``folder``; the datalist path."""
+def _phantoms(task: str, folder: Path, num_cases: int, seed: int, settings: Dict[str, Any]) -> Path:
+    """Generate (or reuse) ``num_cases`` phantoms of ``task`` in ``folder`` with generator ``settings``; the
+    datalist path."""
     from cranialseg.demo import ensure_demo_data
 
-    kw = dict(TINY[task]) if tiny else {}
-    return Path(ensure_demo_data(folder, task=task, num_cases=num_cases, seed=seed, write_dicom=False, **kw))
+    return Path(ensure_demo_data(folder, task=task, num_cases=num_cases, seed=seed, write_dicom=False, **settings))
+
+
+def _unseen_settings(task: str, tiny: bool) -> Dict[str, Any]:
+    """Generator settings of the unseen phantoms: the tiny sizes when asked; US: half of them with an IVH clot."""
+    kw: Dict[str, Any] = dict(TINY[task]) if tiny else {}
+    if task == "us":
+        kw.setdefault("ivh_probability", 0.5)
+    return kw
+
+
+def _num_unseen(task: str, args: argparse.Namespace) -> int:
+    """How many unseen phantoms to score on: ``--num-cases-ct`` / ``--num-cases-us``, 2 with ``--tiny``."""
+    return 2 if args.tiny else {"ct": args.num_cases_ct, "us": args.num_cases_us}[task]
 
 
 def _unseen(task: str, workdir: Path, num_cases: int, seed: int, tiny: bool) -> Path:
-    """The unseen evaluation phantoms (US: half of them with an IVH clot), all in the ``test`` section."""
-    from cranialseg.demo import ensure_demo_data
-
-    kw = dict(TINY[task]) if tiny else {}
-    if task == "us":
-        kw.setdefault("ivh_probability", 0.5)
-    data = ensure_demo_data(workdir / task, task=task, num_cases=num_cases, seed=seed, write_dicom=False, **kw)
-    return _all_in_test(Path(data))
+    """The unseen evaluation phantoms, all in the ``test`` section."""
+    return _all_in_test(_phantoms(task, workdir / task, num_cases, seed, _unseen_settings(task, tiny)))
 
 
 def _per_class(summary: Dict[str, Any], baseline: Dict[str, Optional[float]]) -> Dict[str, Any]:
@@ -144,7 +158,7 @@ def run_task(task: str, num_cases: int, seed: int, workdir: Path, tiny: bool) ->
         "num_cases": summary["num_cases"],
         "seed": seed,
         "generator_settings": {
-            k: list(v) if isinstance(v, tuple) else v for k, v in (TINY[task] if tiny else {}).items()
+            k: list(v) if isinstance(v, tuple) else v for k, v in _unseen_settings(task, tiny).items()
         },
         "mean_dice": summary["mean_dice"],
         "per_class": _per_class(summary, baseline),
@@ -176,7 +190,7 @@ def side_by_side_overrides(task: str) -> Dict[str, Dict[str, Any]]:
         "MONAI AttentionUnet": {"network_def": {"_target_": "AttentionUnet", **monai, **grid}, **plain},
         "ours csr_unet": {"network_def#variant": "csr_unet"},
         # the lean setting: first level strided as in MONAI's UNet (in-plane only in 3D, for thick CT slices)
-        "ours lean (input_stride=2)": {"network_def#input_stride": [2, 2] + [1] * (net["spatial_dims"] - 2)},
+        "ours lean (input_stride=2)": {"network_def#input_stride": lean_input_stride(net["spatial_dims"])},
         "MONAI SegResNet": {
             "network_def": {"_target_": "SegResNet", **monai, "init_filters": net["channels"][0]},
             **plain,
@@ -221,9 +235,9 @@ def run_side_by_side(task: str, args: argparse.Namespace, workdir: Path) -> Dict
     cfg = _train_config(task)
     epochs = {"ct": args.epochs_ct, "us": args.epochs_us}[task] or int(cfg["max_epochs"])
     num_train = 4 if args.tiny else int(cfg["num_demo_cases"])
-    train_list = _phantoms(task, workdir / task / "train", num_train, 0, args.tiny)
-    eval_list = _unseen(task, workdir, 2 if args.tiny else {"ct": args.num_cases_ct, "us": args.num_cases_us}[task],
-                        args.seed, args.tiny)  # fmt: skip
+    num_eval = _num_unseen(task, args)
+    train_list = _phantoms(task, workdir / task / "train", num_train, 0, dict(TINY[task]) if args.tiny else {})
+    eval_list = _unseen(task, workdir, num_eval, args.seed, args.tiny)
     baseline = baseline_scores(task, eval_list)
     rows = []
     for name, overrides in side_by_side_overrides(task).items():
@@ -258,7 +272,7 @@ def run_side_by_side(task: str, args: argparse.Namespace, workdir: Path) -> Dict
         f"train/validation split); model.pt = best validation Dice",
         "epochs": epochs,
         "num_train_cases": num_train,
-        "num_cases": 2 if args.tiny else {"ct": args.num_cases_ct, "us": args.num_cases_us}[task],
+        "num_cases": num_eval,
         "seed": args.seed,
         "threshold_baseline": baseline,
         "rows": rows,
@@ -315,13 +329,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     machine = machine_info()
-    counts = {"ct": args.num_cases_ct, "us": args.num_cases_us}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.workdir or Path(tmp)
         if args.side_by_side:
             tasks = {t: run_side_by_side(t, args, workdir) for t in args.tasks}
         else:
-            tasks = {t: run_task(t, 2 if args.tiny else counts[t], args.seed, workdir, args.tiny) for t in args.tasks}
+            tasks = {t: run_task(t, _num_unseen(t, args), args.seed, workdir, args.tiny) for t in args.tasks}
     side = args.side_by_side
     notes = (
         [

@@ -30,6 +30,7 @@ from cranialseg.benchmarking import (
     RESULTS_DIR,
     PeakRSS,
     count_parameters,
+    lean_input_stride,
     load_average,
     machine_info,
     publish_results,
@@ -67,7 +68,7 @@ def _build(model: str, dims: int, net_def: Dict[str, Any], channels: Optional[Se
     if model == "resunet":
         return DAResUNet(dims, cin, cout, **{**kw, "variant": "resunet"})
     if model == "lean":
-        return DAResUNet(dims, cin, cout, **{**kw, "input_stride": [2, 2] + [1] * (dims - 2)})
+        return DAResUNet(dims, cin, cout, **{**kw, "input_stride": lean_input_stride(dims)})
     if model == "default":
         ch = list(channels) if channels else [16, 32, 64, 128, 256]
         return DAResUNet(dims, cin, cout, channels=ch, strides=[2] * (len(ch) - 1))

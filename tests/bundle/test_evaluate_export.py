@@ -22,19 +22,27 @@ from tests.bundle.helpers import (
 )
 
 
-def test_ct_evaluation_report(ct_demo, tmp_path):
-    save_tiny_checkpoint(CT_BUNDLE, tmp_path, TINY_CT_OVERRIDES)
+def evaluate_tiny(bundle: str, overrides: dict, datalist, tmp_path, **extra):
+    """``evaluate.json`` on the ``validation`` cases of ``datalist`` with a tiny untrained checkpoint; the output
+    folder."""
+    save_tiny_checkpoint(bundle, tmp_path, overrides)
     out = tmp_path / "eval"
     run_workflow(
-        CT_BUNDLE,
+        bundle,
         ["train.json", "evaluate.json"],
         bundle_root=str(tmp_path),
-        datalist_file=str(ct_demo),
+        datalist_file=str(datalist),
         output_dir=str(out),
         eval_section="validation",
-        pixdim=[4.8, 4.8, 10.0],  # the network grid differs from the images' (3.6 mm): metrics on the original
-        **TINY_CT_OVERRIDES,
+        **extra,
+        **overrides,
     )
+    return out
+
+
+def test_ct_evaluation_report(ct_demo, tmp_path):
+    # the network grid (4.8 mm) differs from the images' (3.6 mm): metrics on the original grid
+    out = evaluate_tiny(CT_BUNDLE, TINY_CT_OVERRIDES, ct_demo, tmp_path, pixdim=[4.8, 4.8, 10.0])
     expected_cases = len(json.loads(ct_demo.read_text())["validation"])
     rows = list(csv.DictReader(open(out / "metrics_per_case.csv")))
     assert len(rows) == expected_cases
@@ -57,17 +65,8 @@ def test_ct_evaluation_report(ct_demo, tmp_path):
 
 
 def test_us_evaluation_on_the_original_grid(us_demo, tmp_path):
-    save_tiny_checkpoint(US_BUNDLE, tmp_path, TINY_US_OVERRIDES)
-    out = tmp_path / "eval"
-    run_workflow(
-        US_BUNDLE,
-        ["train.json", "evaluate.json"],
-        bundle_root=str(tmp_path),
-        datalist_file=str(us_demo),
-        output_dir=str(out),
-        eval_section="validation",
-        **TINY_US_OVERRIDES,  # the network sees 64 x 64; the phantoms are 96 x 96 at 0.8 mm
-    )
+    # the network sees 64 x 64; the phantoms are 96 x 96 at 0.8 mm
+    out = evaluate_tiny(US_BUNDLE, TINY_US_OVERRIDES, us_demo, tmp_path)
     summary = json.loads((out / "metrics_summary.json").read_text())
     assert summary["num_cases"] == len(json.loads(us_demo.read_text())["validation"])
     for case in summary["cases"]:
