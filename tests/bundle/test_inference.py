@@ -65,13 +65,13 @@ def test_ct_dicom_and_nifti_outputs_on_input_grid(ct_demo, ct_root, tmp_path):
     np.testing.assert_allclose(seg.affine, src.affine, atol=1e-4)
 
     # DICOM series: same grid as the series read by the project's reader
-    seg = nib.load(out / f"{names['dicom']}_seg.nii.gz")
+    seg = nib.load(out / f"{names['dicom-series']}_seg.nii.gz")
     series = LoadImage(reader=CranialImageReader(), ensure_channel_first=True)(str(inputs / "study1"))
     assert seg.shape == tuple(series.shape[1:])
     np.testing.assert_allclose(seg.affine, np.asarray(series.affine), atol=1e-4)
 
     # DICOM SEG references the series and reads back to the written label map
-    seg_file = out / f"{names['dicom']}_seg.dcm"
+    seg_file = out / f"{names['dicom-series']}_seg.dcm"
     dcm_seg = hd.seg.segread(seg_file)
     datasets = read_dicom_series(inputs / "study1")
     assert dcm_seg.ReferencedSeriesSequence[0].SeriesInstanceUID == datasets[0].SeriesInstanceUID
@@ -80,11 +80,11 @@ def test_ct_dicom_and_nifti_outputs_on_input_grid(ct_demo, ct_root, tmp_path):
     expected = sample_label_on_series(np.asarray(seg.dataobj), seg.affine, datasets)
     np.testing.assert_array_equal(back, expected)
     assert int((back > 0).sum()) == int((np.asarray(seg.dataobj) > 0).sum())
-    volumes = json.loads((out / f"{names['dicom']}_volumes.json").read_text())["classes"]
+    volumes = json.loads((out / f"{names['dicom-series']}_volumes.json").read_text())["classes"]
     assert set(volumes) == {"ventricles", "EDH", "SDH", "IPH", "IVH"}
-    image_level = json.loads((out / f"{names['dicom']}_volumes.json").read_text())["image_level"]
+    image_level = json.loads((out / f"{names['dicom-series']}_volumes.json").read_text())["image_level"]
     assert set(image_level) == {"EDH", "SDH", "IPH", "IVH"} and all(0 <= p <= 1 for p in image_level.values())
-    assert (out / f"{names['dicom']}_overlay.png").is_file()
+    assert (out / f"{names['dicom-series']}_overlay.png").is_file()
 
 
 def test_us_png_and_dicom_frames_on_input_grid(us_demo, tmp_path):
