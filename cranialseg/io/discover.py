@@ -183,7 +183,7 @@ def discover_cases(
     except Exception as err:  # noqa: BLE001 - group_dicom_series reports per file; this is a last resort
         series_list, dicom_problems = [], [(p, f"{type(err).__name__}: {err}") for p in dicom_candidates]
     for path, why in dicom_problems:
-        if why.startswith("not a DICOM file"):
+        if why.startswith("not a DICOM file") and not path.lower().endswith((".dcm", ".dicom", ".ima")):
             why = "not an image file (no DICOM marker; not NIfTI or PNG/JPEG)"
         problems.append((path, why))
     for series in series_list:

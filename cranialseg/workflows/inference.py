@@ -38,8 +38,14 @@ logger = logging.getLogger(__name__)
 
 #: the per-case completion record, written after all of the case's outputs
 DONE_SUFFIX = "_done.json"
-#: problems of discovery that are reported but are not failures (not inputs to segment)
-_IGNORED_PROBLEMS = ("not an image file", "DICOM ", "inside the output folder", "empty folder")
+#: problems of discovery that are reported but are not failures: files that are not inputs to segment
+_IGNORED_PROBLEMS = (
+    "not an image file",
+    "inside the output folder",
+    "empty folder",
+    "not an image to segment",
+    "DICOMDIR",
+)
 
 
 class BatchFailedError(RuntimeError):
@@ -221,7 +227,7 @@ class BatchInference:
         failures, ignored = [], []
         for path, reason in problems:
             entry = {"name": _problem_id(path, root), "source": path}
-            if reason.startswith(_IGNORED_PROBLEMS):
+            if any(text in reason for text in _IGNORED_PROBLEMS):
                 ignored.append({**entry, "reason": reason})
             else:
                 failures.append({**entry, "error": f"InputError: {path}: {reason}", "stage": "discovery"})
