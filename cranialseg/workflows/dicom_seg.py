@@ -152,6 +152,14 @@ def sample_label_on_series(label: Any, affine: Any, datasets: Sequence[Any]) -> 
     return np.stack(frames)
 
 
+def _series_number(ds: Any) -> int:
+    """The source's SeriesNumber as an int (0 when absent or not a number, e.g. a hostile ``/../x``)."""
+    try:
+        return max(0, int(float(str(ds.get("SeriesNumber", 0) or 0))))
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
 def _segment_codes(name: str) -> tuple[Any, Any]:
     from pydicom.sr.codedict import codes
 
@@ -202,6 +210,12 @@ def write_dicom_seg(
         datasets = source_headers(source)  # the reader's source_files: slice order, no re-grouping
     else:
         datasets = read_dicom_series(source, series_uid)
+    missing = [k for k in ("FrameOfReferenceUID", "SOPInstanceUID", "StudyInstanceUID") if not datasets[0].get(k)]
+    if missing:
+        raise ValueError(
+            f"{source[0] if isinstance(source, (list, tuple)) else source}: cannot write a DICOM SEG, the source series has no "
+            f"{', '.join(missing)} (Type 1); the label map is written, pass write_dicom_seg=false to skip the SEG"
+        )
     mask = sample_label_on_series(label, affine, datasets)
     algorithm = hd.AlgorithmIdentificationSequence(
         name=algorithm_name, version=algorithm_version or __version__, family=codes.cid7162.ArtificialIntelligence
@@ -225,7 +239,7 @@ def write_dicom_seg(
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=descriptions,
         series_instance_uid=hd.UID(),
-        series_number=int(getattr(datasets[0], "SeriesNumber", 0) or 0) + 1000,
+        series_number=_series_number(datasets[0]) + 1000,
         sop_instance_uid=hd.UID(),
         instance_number=1,
         manufacturer="cranialseg",

@@ -63,7 +63,7 @@ def _volume() -> np.ndarray:
 def series_number_traversal(root: Path) -> None:
     info = _series(root)
     for f in info["files"]:
-        _edit(f, lambda ds: ds.add_new(0x00200011, "IS", "/../../../x"))
+        _edit(f, lambda ds: ds.add_new(0x00200011, "LO", "/../../../x"))  # a VR no validator checks
 
 
 def odd_file_name(root: Path) -> None:
@@ -138,21 +138,23 @@ def hostile_gaps(root: Path) -> None:
     write_ct_series(root, rows=256, cols=256, positions=pos)
 
 
+def _sform_only_nifti(path: Path, rows) -> None:
+    """A NIfTI whose only affine is the sform ``rows`` (nibabel refuses such affines through set_qform)."""
+    img = nib.Nifti1Image(_volume(), None)
+    img.header.set_qform(None, code=0)
+    for name, row in zip(("srow_x", "srow_y", "srow_z"), rows):
+        img.header[name] = row
+    img.header["sform_code"] = 1
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(img, str(path))
+
+
 def zero_spacing_nifti(root: Path) -> None:
-    _nifti(root / "flat_affine.nii.gz", _volume(), np.diag([1.0, 1.0, 0.0, 1.0]))
+    _sform_only_nifti(root / "flat_affine.nii.gz", [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]])
 
 
 def nan_affine_nifti(root: Path) -> None:
-    affine = np.eye(4)
-    affine[0, 3] = np.nan
-    img = nib.Nifti1Image(_volume(), None)
-    img.header.set_qform(None, code=0)
-    img.header["srow_x"] = [1.0, 0.0, 0.0, np.nan]
-    img.header["srow_y"] = [0.0, 1.0, 0.0, 0.0]
-    img.header["srow_z"] = [0.0, 0.0, 1.0, 0.0]
-    img.header["sform_code"] = 1
-    root.mkdir(parents=True, exist_ok=True)
-    nib.save(img, str(root / "nan_affine.nii.gz"))
+    _sform_only_nifti(root / "nan_affine.nii.gz", [[1, 0, 0, np.nan], [0, 1, 0, 0], [0, 0, 1, 0]])
 
 
 def steep_tilt(root: Path) -> None:
@@ -237,7 +239,7 @@ HOSTILE = [
     Hostile("nan-float-tiff", nan_tiff, "refused", "1 NaN/inf pixels"),
     Hostile("nan-2d-nifti", nan_2d_nifti, "refused", "1 NaN and 0 inf voxels"),
     Hostile("nan-rescale-slope", nan_rescale_slope, "refused", "not finite"),
-    Hostile("declared-huge-nifti", declared_huge_nifti, "refused", "cannot hold them"),
+    Hostile("declared-huge-nifti", declared_huge_nifti, "refused", "2048 x 2048 x 300"),
     Hostile("gaps-0.02-and-400mm", hostile_gaps, "refused", "exceeds max_voxels"),
     Hostile("zero-spacing-nifti", zero_spacing_nifti, "refused", "zero spacing"),
     Hostile("nan-affine-nifti", nan_affine_nifti, "refused", "NaN"),
