@@ -212,9 +212,9 @@ def write_dicom_seg(
         datasets = read_dicom_series(source, series_uid)
     missing = [k for k in ("FrameOfReferenceUID", "SOPInstanceUID", "StudyInstanceUID") if not datasets[0].get(k)]
     if missing:
+        first = source[0] if isinstance(source, (list, tuple)) else source
         raise ValueError(
-            f"{source[0] if isinstance(source, (list, tuple)) else source}: cannot write a DICOM SEG, the source series has no "
-            f"{', '.join(missing)} (Type 1); the label map is written, pass write_dicom_seg=false to skip the SEG"
+            f"{first}: cannot write a DICOM SEG, the source series has no {', '.join(missing)} (Type 1); the label map is written, pass write_dicom_seg=false to skip the SEG"
         )
     mask = sample_label_on_series(label, affine, datasets)
     algorithm = hd.AlgorithmIdentificationSequence(
