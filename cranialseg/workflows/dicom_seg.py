@@ -214,7 +214,8 @@ def write_dicom_seg(
     if missing:
         first = source[0] if isinstance(source, (list, tuple)) else source
         raise ValueError(
-            f"{first}: cannot write a DICOM SEG, the source series has no {', '.join(missing)} (Type 1); the label map is written, pass write_dicom_seg=false to skip the SEG"
+            f"{first}: cannot write a DICOM SEG, the source series has no {', '.join(missing)} (Type 1); "
+            "the label map is written, pass write_dicom_seg=false to skip the SEG"
         )
     mask = sample_label_on_series(label, affine, datasets)
     algorithm = hd.AlgorithmIdentificationSequence(
