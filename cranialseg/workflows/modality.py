@@ -129,7 +129,7 @@ class CheckModality(Transform):
         if input_ndim > self.spatial_dims and input_ndim >= 4:
             raise ModalityMismatchError(
                 f"{source}: {input_ndim}D input, expected {self.spatial_dims}D (the file holds "
-                f"{tuple(meta.get('spatial_shape', ()))} x {img.shape[0]}; split the volumes or pick one)."
+                f"{tuple(int(n) for n in meta.get('spatial_shape', ()))} x {img.shape[0]}; split the volumes or pick one)."
             )
         dims = self.effective_dims(img)
         if dims != self.spatial_dims:

@@ -158,3 +158,32 @@ def test_monai_label_style_request_with_image_path(ct_demo, ct_root):
     post = parser.get_parsed_content("postprocessing")(data)
     assert post["image_path"] == path
     assert tuple(post["pred"].shape[1:]) == nib.load(path).shape
+
+
+def test_each_dicom_file_read_once_for_header_and_once_for_pixels(ct_root, tmp_path, monkeypatch):
+    """Discovery, reader, shape check, overlay and DICOM SEG share one header read and one pixel read per file
+    (before issue 12: 6 header reads and 3 full reads per file)."""
+    import os
+    from collections import Counter
+
+    import pydicom
+
+    from cranialseg.io.dicom_files import clear_header_cache
+    from tests.io.builders import write_ct_series
+
+    info = write_ct_series(tmp_path / "in" / "study", num_slices=6, rows=40, cols=36)
+    clear_header_cache()
+    header, full = Counter(), Counter()
+    real = pydicom.dcmread
+
+    def counting(fp, *a, **kw):
+        if isinstance(fp, (str, os.PathLike)):
+            (header if kw.get("stop_before_pixels") or kw.get("defer_size") else full)[os.fspath(fp)] += 1
+        return real(fp, *a, **kw)
+
+    monkeypatch.setattr(pydicom, "dcmread", counting)
+    _infer(CT_BUNDLE, ct_root, tmp_path / "in", tmp_path / "out", TINY_CT_OVERRIDES)
+    summary = json.loads((tmp_path / "out" / "run_summary.json").read_text())
+    assert set(summary["cases"][0]["outputs"]) == {"nifti", "dicom_seg", "volumes", "overlay"}
+    assert [header[f] for f in info["files"]] == [1] * 6
+    assert [full[f] for f in info["files"]] == [1] * 6
