@@ -127,9 +127,10 @@ class CheckModality(Transform):
             )
         input_ndim = int(meta.get("input_ndim", 0) or 0)
         if input_ndim > self.spatial_dims and input_ndim >= 4:
+            shape = tuple(int(n) for n in meta.get("spatial_shape", ()))
             raise ModalityMismatchError(
-                f"{source}: {input_ndim}D input, expected {self.spatial_dims}D (the file holds "
-                f"{tuple(int(n) for n in meta.get('spatial_shape', ()))} x {img.shape[0]}; split the volumes or pick one)."
+                f"{source}: {input_ndim}D input, expected {self.spatial_dims}D (the file holds {shape} x "
+                f"{img.shape[0]}; split the volumes or pick one)."
             )
         dims = self.effective_dims(img)
         if dims != self.spatial_dims:
