@@ -314,6 +314,7 @@ class BatchInference:
             "modality": case.modality,
             "series_uid": case.series_uid,
             "shape": shape,
+            "rank": self.rank,
             "outputs": outputs,
             **({"volumes": out["volumes"]} if "volumes" in out else {}),
             **({"image_level": out["image_level"]} if "image_level" in out else {}),
