@@ -18,7 +18,7 @@ import shutil
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,6 @@ import torch
 
 from cranialseg.io import Case, discover_cases
 from cranialseg.io.discover import safe_case_id
-from cranialseg.workflows.heads import infer_with_image_head
 from cranialseg.workflows.modality import ModalityMismatchError
 from cranialseg.workflows.options import as_bool, path_inside, safe_name
 from cranialseg.workflows.outputs import write_json
@@ -136,8 +135,6 @@ class BatchInference:
         device: device of the network input.
         overwrite: redo cases that are complete (``true/false/1/0``).
         amp: autocast on CUDA.
-        image_class_names: names of the network's image-level outputs (sigmoid probabilities, maximum over the
-            sliding windows, in each case's ``image_level``).
         fail_on_error: raise :class:`BatchFailedError` at the end when a case failed (non-zero exit status).
         min_free_mb: refuse to start when the output folder's file system has less free space.
         rank, world_size: this process's share of the cases (default: from ``torch.distributed`` when initialised).
@@ -160,7 +157,6 @@ class BatchInference:
         device: Any = "cpu",
         overwrite: Any = False,
         amp: Any = False,
-        image_class_names: Sequence[str] | None = None,
         fail_on_error: Any = True,
         min_free_mb: float = 100.0,
         rank: int | None = None,
@@ -181,7 +177,6 @@ class BatchInference:
         self.amp = as_bool(amp, "amp")
         self.fail_on_error = as_bool(fail_on_error, "fail_on_error")
         self.min_free_mb = float(min_free_mb)
-        self.image_class_names = None if image_class_names is None else [str(n) for n in image_class_names]
         self.image_key = image_key
         self.pred_key = pred_key
         self.summary_name = summary_name
@@ -258,37 +253,28 @@ class BatchInference:
         return all(Path(p).is_file() for p in record.get("outputs", {}).values())
 
     def predict(self, data: dict) -> dict:
-        """Pre-process, infer and post-process one case dict; returns the post-processed dict."""
+        """Pre-process, infer and post-process one case dict; returns the post-processed dict.
+
+        The inferer may return the segmentation logits or a dict of heads (``{"seg", "image"}``, e.g.
+        ``SlidingWindowImageHeadInferer``); the post-processing unpacks and activates them (``UnpackHeadsd``,
+        ``Activationsd``), so the choice of inferer and the sigmoid of the image-level head live in the config.
+        """
         data = self.preprocessing(data)
         if isinstance(data, list):  # a pre-processing that returns a list (e.g. crops) is not supported here
             raise ValueError(f"the pre-processing returned {len(data)} samples; expected one dict")
         inputs = data[self.image_key].unsqueeze(0).to(self.device)
         use_amp = self.amp and self.device.type == "cuda"
-        image_level = None
         with torch.no_grad(), torch.autocast(device_type=self.device.type, enabled=use_amp):
-            if self.image_class_names:
-                logits = infer_with_image_head(self.inferer, inputs, self.network)
-            else:
-                logits = self.inferer(inputs, self.network)
-        if isinstance(logits, dict):
-            probs = torch.sigmoid(logits["image"][0].float()).tolist()
-            if len(probs) != len(self.image_class_names or []):
-                raise ValueError(
-                    f"the network's image head has {len(probs)} outputs but image_class_names lists "
-                    f"{len(self.image_class_names or [])}: {self.image_class_names}"
-                )
-            image_level = {name: round(p, 4) for name, p in zip(self.image_class_names or [], probs)}
-            logits = logits["seg"]
-        pred = logits[0].float()
+            logits = self.inferer(inputs, self.network)
+        heads = dict(logits) if isinstance(logits, Mapping) else {"seg": logits}
+        pred = heads["seg"][0].float()
         if hasattr(data[self.image_key], "meta"):
             from monai.data import MetaTensor
 
             pred = MetaTensor(pred.cpu(), meta=dict(data[self.image_key].meta))
-        data[self.pred_key] = pred
-        out = self.postprocessing(data)
-        if image_level is not None:
-            out["image_level"] = image_level
-        return out
+        heads = {k: (pred if k == "seg" else v[0].float().cpu()) for k, v in heads.items()}
+        data[self.pred_key] = heads if len(heads) > 1 else pred
+        return self.postprocessing(data)
 
     def run_case(self, case: Case) -> dict:
         """Infer one case and run the writers; the completion record is written last."""

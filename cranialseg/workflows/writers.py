@@ -169,13 +169,28 @@ class SaveDicomSegd(CaseWriterd):
 
 
 class SaveVolumesd(CaseWriterd):
-    """``<id>_volumes.json``: per-class voxels and mL (mm² in 2D), image-level probabilities, and the source."""
+    """``<id>_volumes.json``: per-class voxels and mL (mm² in 2D), image-level probabilities, and the source.
+
+    Args:
+        class_names: label names, index 0 the background.
+        image_class_names: names of the image-level head's outputs; with ``d[presence_key]`` (probabilities after
+            the post-processing's sigmoid) they become ``image_level`` ``{name: probability}``.
+        presence_key: where the post-processing left the image-level probabilities.
+    """
 
     def __init__(
-        self, keys: Any = "pred", image_key: str = "original_image", class_names: Sequence[str] = (), enabled=True
+        self,
+        keys: Any = "pred",
+        image_key: str = "original_image",
+        class_names: Sequence[str] = (),
+        image_class_names: Sequence[str] = (),
+        presence_key: str = "presence_logits",
+        enabled=True,
     ):
         super().__init__(keys, image_key, enabled)
         self.class_names = list(class_names)
+        self.image_class_names = [str(n) for n in image_class_names]
+        self.presence_key = presence_key
 
     def write(self, d, key, case):
         label, affine, _ = label_and_affine(d, key, self.image_key)
@@ -184,9 +199,15 @@ class SaveVolumesd(CaseWriterd):
             "source": case["source"],
             "classes": class_volumes(label, affine, self.class_names),
         }
-        if "image_level" in d:
-            doc["image_level"] = d["image_level"]
-        d["volumes"] = doc["classes"]  # the engine copies it into run_summary.json
+        if self.image_class_names and self.presence_key in d:
+            probs = [float(p) for p in np.asarray(to_numpy(d[self.presence_key])).reshape(-1)]
+            if len(probs) != len(self.image_class_names):
+                raise ValueError(
+                    f"the network's image head has {len(probs)} outputs but image_class_names lists "
+                    f"{len(self.image_class_names)}: {self.image_class_names}"
+                )
+            d["image_level"] = doc["image_level"] = {n: round(p, 4) for n, p in zip(self.image_class_names, probs)}
+        d["volumes"] = doc["classes"]  # the engine copies it into the completion record and run_summary.json
         return {"volumes": write_json(case_output_path(case, "_volumes.json"), doc, overwrite=True)}
 
 
