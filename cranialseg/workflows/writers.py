@@ -85,6 +85,8 @@ class CaseWriterd(MapTransform):
     """
 
     backend: list = []
+    #: the option named when ``enabled`` is not a boolean
+    option_name = "enabled"
 
     def __init__(
         self,
@@ -95,7 +97,7 @@ class CaseWriterd(MapTransform):
     ):
         super().__init__(keys, allow_missing_keys)
         self.image_key = image_key
-        self.enabled = as_bool(enabled, f"{type(self).__name__}.enabled")
+        self.enabled = as_bool(enabled, self.option_name)
 
     def write(self, d: Mapping[Hashable, Any], key: Hashable, case: Mapping[str, Any]) -> dict[str, Path]:
         raise NotImplementedError
@@ -147,12 +149,13 @@ class SaveDicomSegd(CaseWriterd):
         enabled: the ``write_dicom_seg`` option.
     """
 
+    option_name = "write_dicom_seg"
+
     def __init__(
         self, keys: Any = "pred", image_key: str = "original_image", class_names: Sequence[str] = (), enabled=True
     ):
         super().__init__(keys, image_key, enabled)
         self.class_names = list(class_names)
-        self.enabled = as_bool(enabled, "write_dicom_seg")
 
     def write(self, d, key, case):
         if case.get("kind") != "dicom-series":
@@ -213,6 +216,8 @@ class SaveVolumesd(CaseWriterd):
 
 class SaveOverlayd(CaseWriterd):
     """``<id>_overlay.png``: the input (axial slice with most foreground in 3D) with the predicted contours."""
+
+    option_name = "write_overlay"
 
     def write(self, d, key, case):
         label, _, _ = label_and_affine(d, key, self.image_key)

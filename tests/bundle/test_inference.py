@@ -187,3 +187,37 @@ def test_each_dicom_file_read_once_for_header_and_once_for_pixels(ct_root, tmp_p
     assert set(summary["cases"][0]["outputs"]) == {"nifti", "dicom_seg", "volumes", "overlay"}
     assert [header[f] for f in info["files"]] == [1] * 6
     assert [full[f] for f in info["files"]] == [1] * 6
+
+
+@pytest.mark.parametrize("typed", ["false", "False", "0", "FALSE"])
+def test_boolean_options_typed_on_the_command_line(ct_root, typed):
+    """``--overwrite false --write_dicom_seg false --use_onnxruntime false`` arrive as strings: all mean False."""
+    from monai.bundle import ConfigParser
+
+    from cranialseg.workflows import SaveDicomSegd
+
+    parser = ConfigParser()
+    parser.read_config(str(CT_BUNDLE / "configs" / "inference.json"))
+    parser.update(
+        {"bundle_root": str(ct_root), **TINY_CT_OVERRIDES, "overwrite": typed, "write_dicom_seg": typed,
+         "use_onnxruntime": typed, "amp": typed}
+    )  # fmt: skip
+    engine = parser.get_parsed_content("batch_inference")
+    assert engine.overwrite is False and engine.amp is False
+    seg_writer = [w for w in engine.writers if isinstance(w, SaveDicomSegd)][0]
+    assert seg_writer.enabled is False
+    assert type(engine.network).__name__ == "DAResUNet"  # not the ONNX Runtime wrapper
+
+
+def test_bad_boolean_option_is_refused_naming_it(ct_root):
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(str(CT_BUNDLE / "configs" / "inference.json"))
+    parser.update({"bundle_root": str(ct_root), **TINY_CT_OVERRIDES, "write_dicom_seg": "ja"})
+    with pytest.raises(Exception) as info:
+        parser.get_parsed_content("batch_inference")
+    error = info.value
+    while error.__cause__ is not None and "write_dicom_seg" not in str(error):
+        error = error.__cause__
+    assert "option 'write_dicom_seg'" in str(error)
