@@ -119,7 +119,7 @@ def discover_cases(
     catches :class:`InputError` per case and goes on.
 
     Args:
-        input_dir: the folder to walk.
+        input_dir: the folder to walk, or one input file.
         volume_modality: modality reported for 3D NIfTI files (NIfTI carries none).
         image_modality: modality reported for 2D NIfTI and PNG/JPEG files.
         exclude: folders not to read (the output folder when it lies inside ``input_dir``); reported in problems.
@@ -140,10 +140,13 @@ def discover_cases(
         ([], 'empty folder: no files found (expected DICOM, NIfTI or PNG/JPEG inputs)')
     """
     root = Path(input_dir)
-    if not root.is_dir():
-        raise InputError(root, "not a folder", "discover_cases expects the folder holding the inputs")
     problems: List[Problem] = []
-    files = _walk(root, [Path(e) for e in exclude], problems)
+    if root.is_file():  # one file: that file's case only (its folder is not walked)
+        files, root = [os.fspath(root)], root.parent
+    elif root.is_dir():
+        files = _walk(root, [Path(e) for e in exclude], problems)
+    else:
+        raise InputError(root, "no such folder or file", "discover_cases expects the folder holding the inputs")
     if not files and not problems:
         return [], [(os.fspath(root), "empty folder: no files found (expected DICOM, NIfTI or PNG/JPEG inputs)")]
     cases: List[Case] = []

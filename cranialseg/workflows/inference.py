@@ -97,7 +97,7 @@ def load_network(network: torch.nn.Module, checkpoint: str | Path | None, device
 
 def _problem_id(path: str, root: Path) -> str:
     try:
-        rel = os.path.relpath(path, root)
+        rel = os.path.relpath(path, root if root.is_dir() else root.parent)
     except ValueError:
         rel = os.path.basename(path)
     return safe_case_id(rel)
@@ -213,12 +213,7 @@ class BatchInference:
             raise FileNotFoundError(
                 f"input_dir '{root}' does not exist (expected a folder of DICOM series, NIfTI or PNG/JPEG files)"
             )
-        if root.is_file():  # one file: discover its folder, keep the case(s) of that file
-            cases, problems = discover_cases(root.parent, exclude=[self.output_dir])
-            cases = [c for c in cases if str(root) in c.files]
-            problems = [p for p in problems if p[0] == str(root)]
-        else:
-            cases, problems = discover_cases(root, exclude=[self.output_dir])
+        cases, problems = discover_cases(root, exclude=[self.output_dir])
         failures, ignored = [], []
         for path, reason in problems:
             entry = {"name": _problem_id(path, root), "source": path}

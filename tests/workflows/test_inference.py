@@ -204,3 +204,10 @@ def test_load_network_plain_and_training_checkpoints(tmp_path):
         assert not other.training
     with pytest.raises(FileNotFoundError, match="train the bundle"):
         load_network(net, tmp_path / "missing.pt")
+
+
+def test_one_file_as_input_dir(folder, tmp_path):
+    inputs, vol, _ = folder
+    summary = _runner(inputs / "a.nii.gz", tmp_path / "out").run()
+    assert [c["name"] for c in summary["cases"]] == ["a"] and summary["num_cases"] == 1
+    assert nib.load(tmp_path / "out" / "a_seg.nii.gz").shape == vol.shape
