@@ -211,3 +211,17 @@ def test_one_file_as_input_dir(folder, tmp_path):
     summary = _runner(inputs / "a.nii.gz", tmp_path / "out").run()
     assert [c["name"] for c in summary["cases"]] == ["a"] and summary["num_cases"] == 1
     assert nib.load(tmp_path / "out" / "a_seg.nii.gz").shape == vol.shape
+
+
+def test_output_folder_inside_input_folder_is_not_read_back(folder):
+    """Outputs of an earlier run are not inputs; inputs named like outputs (``x_seg.nii.gz``) are."""
+    inputs, vol, affine = folder
+    (inputs / "broken.nii.gz").unlink()
+    _write_volume(inputs / "x_seg.nii.gz", vol, affine)
+    _write_volume(inputs / "run_summary.nii.gz", vol, affine)
+    outputs = inputs / "results"
+    first = _runner(inputs, outputs).run()
+    assert sorted(c["name"] for c in first["cases"]) == ["a", "b", "run_summary", "x_seg"]
+    second = _runner(inputs, outputs).run()
+    assert second["num_skipped"] == 4 and second["num_cases"] == 4
+    assert [g["reason"].split(":")[0] for g in second["ignored"]] == ["inside the output folder"]
