@@ -53,6 +53,7 @@ from cranialseg.workflows.outputs import (
     write_json,
 )
 from cranialseg.workflows.paths import default_device, resolve_bundle_root
+from cranialseg.workflows.screening import ScreenCases, case_name, root_error
 
 __all__ = [
     "AtomicCheckpointSaver",
@@ -83,12 +84,14 @@ __all__ = [
     "RestoreMetaKeysD",
     "RestoreMetaKeysDict",
     "ResumeCheckpointLoader",
+    "ScreenCases",
     "TrainingCheckpointSaver",
     "StashMetaKeysd",
     "StashMetaKeysD",
     "StashMetaKeysDict",
     "atomic_write",
     "case_metrics",
+    "case_name",
     "class_volumes",
     "default_device",
     "detection_rates",
@@ -103,6 +106,7 @@ __all__ = [
     "read_checkpoint",
     "presence_targets",
     "resolve_bundle_root",
+    "root_error",
     "save_label_nifti",
     "save_label_png",
     "save_overlay_png",
