@@ -115,3 +115,20 @@ def test_resume_names_an_earlier_checkpoint_to_use(tmp_path):
     loader.attach(engine)
     with pytest.raises(InputError, match=r"epoch=3\.pt: empty checkpoint .*checkpoint_checkpoint_epoch=2\.pt"):
         engine.run([0], max_epochs=4)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "cranialseg.workflows.checkpoints",
+        "cranialseg.workflows.handlers",
+        "cranialseg.workflows.screening",
+        "cranialseg.transforms.label_check",
+    ],
+)
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS, verbose=False)
+    assert result.attempted > 0 and result.failed == 0
