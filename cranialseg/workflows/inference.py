@@ -29,9 +29,10 @@ from cranialseg.io.discover import safe_case_id
 from cranialseg.workflows.modality import ModalityMismatchError
 from cranialseg.workflows.options import as_bool, path_inside, safe_name
 from cranialseg.workflows.outputs import write_json
+from cranialseg.workflows.screening import root_error
 from cranialseg.workflows.writers import CASE_KEY, OUTPUTS_KEY
 
-__all__ = ["Case", "BatchFailedError", "root_error", "load_network", "BatchInference", "DONE_SUFFIX"]
+__all__ = ["Case", "BatchFailedError", "load_network", "BatchInference", "DONE_SUFFIX"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,28 +50,6 @@ _IGNORED_PROBLEMS = (
 
 class BatchFailedError(RuntimeError):
     """Some cases failed; raised after ``run_summary.json`` is written so that the process exits non-zero."""
-
-
-def root_error(error: BaseException) -> BaseException:
-    """The original exception behind MONAI's ``RuntimeError("applying transform ...")`` wrappers.
-
-    Example:
-        >>> try:
-        ...     raise RuntimeError("applying transform x") from KeyError("k")
-        ... except RuntimeError as e:
-        ...     type(root_error(e)).__name__
-        'KeyError'
-    """
-    seen = set()
-    while (
-        isinstance(error, RuntimeError)
-        and "applying transform" in str(error)
-        and error.__cause__ is not None
-        and id(error) not in seen
-    ):
-        seen.add(id(error))
-        error = error.__cause__
-    return error
 
 
 def load_network(network: torch.nn.Module, checkpoint: str | Path | None, device: Any = "cpu") -> torch.nn.Module:
