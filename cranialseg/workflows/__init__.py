@@ -1,5 +1,13 @@
 """Helpers the bundle configs call: bundle paths, data lists, batch inference, DICOM SEG, evaluation, export."""
 
+from cranialseg.workflows.amp import (
+    FLOAT16_MAX,
+    activation_range,
+    amp_autocast,
+    amp_dtype,
+    amp_kwargs,
+    fp16_overflows,
+)
 from cranialseg.workflows.datalist import find_datalist, load_datalist_section, prepare_datalist
 from cranialseg.workflows.dims import (
     DropSingletonSlice,
@@ -49,6 +57,12 @@ from cranialseg.workflows.outputs import (
 from cranialseg.workflows.paths import default_device, resolve_bundle_root
 
 __all__ = [
+    "FLOAT16_MAX",
+    "activation_range",
+    "amp_autocast",
+    "amp_dtype",
+    "amp_kwargs",
+    "fp16_overflows",
     "BUNDLE_FOR",
     "BatchInference",
     "Case",

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from cranialseg.workflows.amp import amp_autocast
 from cranialseg.workflows.heads import infer_with_image_head
 from cranialseg.workflows.modality import ModalityMismatchError
 from cranialseg.workflows.outputs import (
@@ -206,6 +207,8 @@ class BatchInference:
         overwrite: replace existing outputs.
         write_dicom_seg: write a DICOM SEG for DICOM inputs.
         amp: autocast on CUDA.
+        amp_dtype: the autocast dtype (``torch.bfloat16``/``torch.float16``, see
+            :func:`cranialseg.workflows.amp_dtype`); ``None`` is torch's default (float16 on CUDA).
         image_class_names: names of the network's image-level outputs (e.g. the lesion types); when given and the
             network has an image-level head, each case's JSON gets ``image_level`` probabilities (the maximum over
             the sliding windows, see :func:`cranialseg.workflows.infer_with_image_head`).
@@ -231,6 +234,7 @@ class BatchInference:
         write_dicom_seg: bool = True,
         write_overlay: bool = True,
         amp: bool = False,
+        amp_dtype: Any = None,
         image_class_names: Sequence[str] | None = None,
         image_key: str = "image",
         pred_key: str = "pred",
@@ -249,6 +253,7 @@ class BatchInference:
         self.write_dicom_seg = bool(write_dicom_seg)
         self.write_overlay = bool(write_overlay)
         self.amp = bool(amp)
+        self.amp_dtype = amp_dtype
         self.image_class_names = None if image_class_names is None else [str(n) for n in image_class_names]
         self.image_key = image_key
         self.pred_key = pred_key
@@ -277,9 +282,8 @@ class BatchInference:
         if isinstance(data, list):  # a pre-processing that returns a list (e.g. crops) is not supported here
             raise ValueError(f"{source}: the pre-processing returned {len(data)} samples; expected one dict")
         inputs = data[self.image_key].unsqueeze(0).to(self.device)
-        use_amp = self.amp and self.device.type == "cuda"
         image_level = None
-        with torch.no_grad(), torch.autocast(device_type=self.device.type, enabled=use_amp):
+        with torch.no_grad(), amp_autocast(self.device, self.amp, self.amp_dtype):
             if self.image_class_names:
                 logits = infer_with_image_head(self.inferer, inputs, self.network)
             else:
