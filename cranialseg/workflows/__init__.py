@@ -15,6 +15,7 @@ from cranialseg.workflows.dims import (
     DropSingletonSliced,
     DropSingletonSliceDict,
 )
+from cranialseg.workflows.distributed import RANK_ZERO_ONLY_HANDLERS, distributed_sampler, handlers_for_rank
 from cranialseg.workflows.evaluation import EvaluationReport, case_metrics, detection_rates, summarize_cases
 from cranialseg.workflows.handlers import ResumeCheckpointLoader, TrainingCheckpointSaver, latest_checkpoint
 from cranialseg.workflows.heads import (
@@ -55,9 +56,13 @@ from cranialseg.workflows.outputs import (
     write_json,
 )
 from cranialseg.workflows.paths import default_device, resolve_bundle_root
+from cranialseg.workflows.torchscript import export_torchscript
 
 __all__ = [
     "FLOAT16_MAX",
+    "RANK_ZERO_ONLY_HANDLERS",
+    "distributed_sampler",
+    "handlers_for_rank",
     "activation_range",
     "amp_autocast",
     "amp_dtype",
@@ -99,6 +104,7 @@ __all__ = [
     "detection_rates",
     "discover_input_cases",
     "export_onnx",
+    "export_torchscript",
     "find_datalist",
     "infer_with_image_head",
     "latest_checkpoint",
