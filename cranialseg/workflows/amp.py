@@ -142,14 +142,18 @@ def activation_range(network: nn.Module, inputs: torch.Tensor, forward: str = "f
         return hook
 
     for name, module in network.named_modules():
-        hooks.append(module.register_forward_hook(record(name)))
+        if name:  # the whole network is recorded below (``forward_with_heads`` bypasses its hooks)
+            hooks.append(module.register_forward_hook(record(name)))
     try:
         network = network.eval()
         with torch.no_grad():
-            getattr(network, forward)(inputs.float())
+            out = getattr(network, forward)(inputs.float())
     finally:
         for h in hooks:
             h.remove()
+    top = _max_abs(out)
+    if top is not None:
+        ranges[""] = top
     return ranges
 
 
