@@ -7,10 +7,9 @@ import shutil
 
 import pytest
 import torch
-import torch.serialization as serialization
 from monai.bundle import ConfigParser
 
-from tests.bundle.helpers import CT_BUNDLE, TINY_CT_OVERRIDES, US_BUNDLE, save_tiny_checkpoint
+from tests.bundle.helpers import CT_BUNDLE, TINY_CT_OVERRIDES, US_BUNDLE, save_as_if_on_cuda, save_tiny_checkpoint
 
 BUNDLES = pytest.mark.parametrize("bundle", [US_BUNDLE, CT_BUNDLE], ids=["us", "ct"])
 
@@ -20,19 +19,6 @@ def parse(bundle, *configs: str, **overrides) -> ConfigParser:
     parser.read_config([str(bundle / "configs" / c) for c in configs])
     parser.update(overrides)
     return parser
-
-
-def save_as_if_on_cuda(state: dict, path) -> None:
-    """``torch.save`` with every storage tagged ``cuda:0``, as a GPU-trained ``model.pt`` is written."""
-
-    def tagger(obj):
-        return "cuda:0"
-
-    serialization.register_package(0, tagger, lambda obj, location: None)
-    try:
-        torch.save(state, path)
-    finally:
-        serialization._package_registry[:] = [e for e in serialization._package_registry if e[1] is not tagger]
 
 
 @BUNDLES
