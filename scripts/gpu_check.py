@@ -43,7 +43,25 @@ def parser_for(bundle: str, config: str, **overrides):
     return parser
 
 
+#: modules the checks import (directly or through the bundle configs)
+NEEDED = (
+    "monai", "ignite", "pydicom", "nibabel", "highdicom", "fire", "tqdm", "tensorboard", "onnx", "onnxruntime",
+    "skimage", "scipy", "PIL", "cranialseg",
+)  # fmt: skip
+
+
 def cmd_env(args) -> int:
+    import importlib
+
+    missing = []
+    for name in NEEDED:
+        try:
+            importlib.import_module(name)
+        except Exception as e:  # noqa: BLE001 - report every missing or broken module at once
+            missing.append(f"{name} ({type(e).__name__}: {str(e)[:80]})")
+    if missing:
+        note("missing modules: " + "; ".join(missing))
+        return 1
     import monai
 
     import cranialseg

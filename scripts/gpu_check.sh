@@ -18,7 +18,9 @@
 #   CRANIALSEG_GPU_CHECK_CASES       demo cases per bundle (default 8: 5 training, 2 validation, 1 test)
 #   CRANIALSEG_GPU_CHECK_TINY=1      smaller demo images (for the CPU mode)
 #   CRANIALSEG_GPU_CHECK_DDP=1       run the 2-process check on the CPU (gloo) too
-#   CRANIALSEG_GPU_CHECK_TIMEOUT     seconds per check (default 300)
+#   CRANIALSEG_GPU_CHECK_TIMEOUT     seconds per check (default 180 on CUDA, 900 on the CPU)
+#   CRANIALSEG_GPU_CHECK_ONLY        regex: run only the checks whose names match (e.g. to rerun one in the same
+#                                    CRANIALSEG_GPU_CHECK_DIR: later checks read what earlier ones wrote there)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO="$PWD"
@@ -28,6 +30,7 @@ if [ "${CRANIALSEG_GPU_CHECK_NO_SETUP:-0}" != 1 ]; then
 fi
 PY="$(command -v python3 || command -v python)"
 DEVICE="${CRANIALSEG_GPU_CHECK_DEVICE:-cuda}"
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(($(nproc) > 3 ? $(nproc) / 2 : 1))}"  # two checks run side by side
 [ "$DEVICE" = cpu ] && export CUDA_VISIBLE_DEVICES=""
 WORK="${CRANIALSEG_GPU_CHECK_DIR:-$(mktemp -d -t gpu_check.XXXXXX)}"
 mkdir -p "$WORK/logs" "$WORK/notes"
@@ -35,7 +38,7 @@ if [ -n "${CRANIALSEG_GPU_CHECK_JSON:-}" ]; then SUMMARY="$CRANIALSEG_GPU_CHECK_
 elif [ -n "${OUT:-}" ]; then SUMMARY="$OUT/gpu_check.json"
 else SUMMARY="$WORK/gpu_check.json"; fi
 CASES="${CRANIALSEG_GPU_CHECK_CASES:-8}"
-LIMIT="${CRANIALSEG_GPU_CHECK_TIMEOUT:-300}"
+LIMIT="${CRANIALSEG_GPU_CHECK_TIMEOUT:-$([ "$DEVICE" = cpu ] && echo 900 || echo 180)}"
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
 echo "gpu_check: device=$DEVICE work=$WORK summary=$SUMMARY python=$PY"
@@ -43,6 +46,7 @@ echo "gpu_check: device=$DEVICE work=$WORK summary=$SUMMARY python=$PY"
 check() {  # check NAME COMMAND...: run, time, print one line, keep the log and the note
     local name="$1" t0 ms secs status rc note
     shift
+    if [ -n "${CRANIALSEG_GPU_CHECK_ONLY:-}" ] && ! [[ "$name" =~ $CRANIALSEG_GPU_CHECK_ONLY ]]; then return 0; fi
     t0=$(date +%s%N)
     if declare -F "$1" >/dev/null; then  # a function of this script: run it in a bash that timeout can start
         export -f "$1"
@@ -78,13 +82,9 @@ models() { [ "$1" = ct ] && echo "$REPO/bundle/head_ct_haemorrhage_segmentation/
 GC="$REPO/scripts/gpu_check.py"
 export REPO PY
 
-check env "$PY" "$GC" env --device "$DEVICE"
-check amp_defaults "$PY" "$GC" amp_defaults --device "$DEVICE"
-for b in us ct; do
-    check "data_$b" "$PY" "$GC" data --task "$b" --root "$WORK/data_$b" --num-cases "$CASES"
-done
-for b in us ct; do
-    D="$WORK/data_$b"
+bundle_checks() {  # bundle_checks us|ct: training, evaluation, forwards and exports of one bundle, in order
+    local b=$1 D="$WORK/data_$1" steps mode extra
+    check "data_$b" "$PY" "$GC" data --task "$b" --root "$D" --num-cases "$CASES"
     steps=$("$PY" -c "import json,math; print(math.ceil(len(json.load(open('$D/datalist.json'))['training']) / 2))" 2>/dev/null || echo 1)
     check "train_$b" bundle "$b" training train.json -- --data_dir "$D" --ckpt_dir "$WORK/models_$b" \
         --output_dir "$WORK/train_$b" --max_epochs 1 --val_interval 1
@@ -98,22 +98,40 @@ for b in us ct; do
     check "evaluate_${b}_amp_vs_fp32" "$PY" "$GC" compare_eval --amp-dir "$WORK/eval_${b}_amp" \
         --fp32-dir "$WORK/eval_${b}_fp32"
     check "forward_bf16_fp16_$b" "$PY" "$GC" forward --bundle "$b" --data "$D" --device "$DEVICE"
-    if [ "$b" = us ]; then  # the dynamo exporter takes about a minute: one bundle (the bundle export covers both)
-        check "export_onnx_network_on_device_$b" "$PY" "$GC" export_net --bundle "$b" --data "$D" \
-            --device "$DEVICE" --out "$WORK/onnx_net_$b.onnx"
-    fi
     check "export_onnx_bundle_$b" bundle "$b" export_onnx inference.json -- --onnx_file "$WORK/bundle_$b.onnx"
-done
-n_dicom=$(find "$WORK/data_ct/dicom" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)
-check infer_ct_dicom bundle ct run inference.json -- --input_dir "$WORK/data_ct/dicom" \
-    --output_dir "$WORK/infer_ct_dicom" --overwrite true
-check infer_ct_dicom_outputs "$PY" "$GC" inferred --out "$WORK/infer_ct_dicom" --expect "$n_dicom" --suffix _seg.dcm
+    if [ "$b" = us ]; then  # the dynamo exporter takes about a minute: one bundle (the bundle export covers both)
+        if "$PY" -c "import onnxscript" 2>/dev/null; then
+            check "export_onnx_network_on_device_$b" "$PY" "$GC" export_net --bundle "$b" --data "$D" \
+                --device "$DEVICE" --out "$WORK/onnx_net_$b.onnx"
+        else
+            skip "export_onnx_network_on_device_$b" "onnxscript not installed (torch.onnx dynamo export needs it)"
+        fi
+    fi
+}
+infer_ct_dicom() {
+    check infer_ct_dicom bundle ct run inference.json -- --input_dir "$WORK/data_ct/dicom" \
+        --output_dir "$WORK/infer_ct_dicom" --overwrite true
+    check infer_ct_dicom_outputs "$PY" "$GC" inferred --out "$WORK/infer_ct_dicom" \
+        --expect "$(find "$WORK/data_ct/dicom" -mindepth 1 -maxdepth 1 -type d | wc -l)" --suffix _seg.dcm
+}
+infer_us_png() {
+    check infer_us_png bundle us run inference.json -- --input_dir "$WORK/data_us/png" \
+        --output_dir "$WORK/infer_us_png" --overwrite true
+    check infer_us_png_outputs "$PY" "$GC" inferred --out "$WORK/infer_us_png" \
+        --expect "$(find "$WORK/data_us/png" -name '*.png' | wc -l)" --suffix _seg.png
+}
+
+check env "$PY" "$GC" env --device "$DEVICE"
+check amp_defaults "$PY" "$GC" amp_defaults --device "$DEVICE"
+# the two bundles side by side (one GPU is plenty for both), then the inference runs side by side
+bundle_checks us &
+bundle_checks ct &
+wait
+infer_ct_dicom &
+infer_us_png &
 check infer_ct_onnxruntime bundle ct run inference.json -- --input_dir "$WORK/data_ct/images" \
     --output_dir "$WORK/infer_ct_onnx" --overwrite true --use_onnxruntime true --onnx_file "$WORK/bundle_ct.onnx"
-n_png=$(find "$WORK/data_us/png" -name '*.png' 2>/dev/null | wc -l)
-check infer_us_png bundle us run inference.json -- --input_dir "$WORK/data_us/png" \
-    --output_dir "$WORK/infer_us_png" --overwrite true
-check infer_us_png_outputs "$PY" "$GC" inferred --out "$WORK/infer_us_png" --expect "$n_png" --suffix _seg.png
+wait
 
 gpus=$("$PY" -c "import torch; print(torch.cuda.device_count() if torch.cuda.is_available() else 0)" 2>/dev/null || echo 0)
 if [ "$gpus" -ge 2 ] || [ "${CRANIALSEG_GPU_CHECK_DDP:-0}" = 1 ]; then
@@ -138,6 +156,9 @@ failed = [c["name"] for c in checks if c["status"] == "FAIL"]
 summary = {"device": sys.argv[3], "work_dir": sys.argv[4], "passed": not failed, "failed": failed, "checks": checks}
 json.dump(summary, open(sys.argv[2], "w"), indent=1)
 EOF
+if [ -n "${OUT:-}" ]; then  # the device tool brings $OUT back: keep the logs next to the summary
+    mkdir -p "$OUT/gpu_check_logs" && cp "$WORK"/logs/*.log "$OUT/gpu_check_logs/" 2>/dev/null
+fi
 failed=$(grep -c '^FAIL' "$RESULTS")
 echo "gpu_check: $(grep -c '^PASS' "$RESULTS") passed, $failed failed, $(grep -c '^SKIP' "$RESULTS") skipped; summary $SUMMARY"
 [ "$failed" -eq 0 ]
