@@ -8,6 +8,7 @@ from cranialseg.workflows.amp import (
     amp_kwargs,
     fp16_overflows,
 )
+from cranialseg.workflows.checkpoints import AtomicCheckpointSaver, AtomicDiskSaver, BestMetricState
 from cranialseg.workflows.datalist import find_datalist, load_datalist_section, prepare_datalist
 from cranialseg.workflows.dims import (
     DropSingletonSlice,
@@ -17,7 +18,12 @@ from cranialseg.workflows.dims import (
 )
 from cranialseg.workflows.distributed import RANK_ZERO_ONLY_HANDLERS, distributed_sampler, handlers_for_rank
 from cranialseg.workflows.evaluation import EvaluationReport, case_metrics, detection_rates, summarize_cases
-from cranialseg.workflows.handlers import ResumeCheckpointLoader, TrainingCheckpointSaver, latest_checkpoint
+from cranialseg.workflows.handlers import (
+    ResumeCheckpointLoader,
+    TrainingCheckpointSaver,
+    latest_checkpoint,
+    read_checkpoint,
+)
 from cranialseg.workflows.heads import (
     PRESENCE_KEY,
     SegmentationPresenceLoss,
@@ -56,6 +62,7 @@ from cranialseg.workflows.outputs import (
     write_json,
 )
 from cranialseg.workflows.paths import default_device, resolve_bundle_root
+from cranialseg.workflows.screening import ScreenCases, case_name, root_error
 from cranialseg.workflows.torchscript import export_torchscript
 
 __all__ = [
@@ -68,6 +75,9 @@ __all__ = [
     "amp_dtype",
     "amp_kwargs",
     "fp16_overflows",
+    "AtomicCheckpointSaver",
+    "AtomicDiskSaver",
+    "BestMetricState",
     "BUNDLE_FOR",
     "BatchInference",
     "Case",
@@ -93,12 +103,14 @@ __all__ = [
     "RestoreMetaKeysD",
     "RestoreMetaKeysDict",
     "ResumeCheckpointLoader",
+    "ScreenCases",
     "TrainingCheckpointSaver",
     "StashMetaKeysd",
     "StashMetaKeysD",
     "StashMetaKeysDict",
     "atomic_write",
     "case_metrics",
+    "case_name",
     "class_volumes",
     "default_device",
     "detection_rates",
@@ -111,8 +123,10 @@ __all__ = [
     "load_datalist_section",
     "load_network",
     "prepare_datalist",
+    "read_checkpoint",
     "presence_targets",
     "resolve_bundle_root",
+    "root_error",
     "save_label_nifti",
     "save_label_png",
     "save_overlay_png",
