@@ -67,7 +67,8 @@ def export_onnx(
         if size % step:
             raise ValueError(f"example_shape spatial axis {i} ({size}) must be a multiple of the stride {step}.")
         dims[2 + i] = step * torch.export.Dim(f"s{i}", min=1, max=max(2, max_size // step))
-    example = torch.rand(*example_shape)
+    param = next(iter(net.parameters()), None)  # the example goes where the network is (a GPU network on CUDA)
+    example = torch.rand(*example_shape, device=None if param is None else param.device)
     target, tmp = _atomic_target(path)
     try:
         with torch.no_grad():

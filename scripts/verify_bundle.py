@@ -217,10 +217,14 @@ def check_weights_and_export(report: Report, meta: dict, export: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ts_file = Path(tmp) / "model.ts"
         try:
+            ckpt_file = None
+            if model.is_file():  # ckpt_export loads without map_location: a GPU-saved model.pt fails on a CPU
+                ckpt_file = Path(tmp) / "model_cpu.pt"
+                torch.save(torch.load(model, map_location="cpu", weights_only=True), ckpt_file)
             ckpt_export(
                 net_id="network_def",
                 filepath=str(ts_file),
-                ckpt_file=str(model) if model.is_file() else None,
+                ckpt_file=None if ckpt_file is None else str(ckpt_file),
                 meta_file=str(configs / "metadata.json"),
                 config_file=str(configs / "inference.json"),
                 **overrides,

@@ -186,8 +186,8 @@ class MaskIntracranial(Transform):
     def __call__(self, img: NdarrayOrTensor, mask: NdarrayOrTensor | None = None) -> NdarrayOrTensor:
         """Mask ``img``; ``mask`` (same shape, truthy inside) skips the estimation when given."""
         x = convert_to_tensor(img, track_meta=get_track_meta())
-        m = self.compute_mask(img) if mask is None else np.asarray(mask).astype(bool)
-        m_t = torch.as_tensor(m, device=x.device)
+        m = self.compute_mask(img) if mask is None else mask
+        m_t = convert_to_tensor(m, device=x.device, track_meta=False).bool()  # a CUDA mask stays on its device
         out = torch.where(m_t, x, torch.as_tensor(self.outside_value, dtype=x.dtype, device=x.device))
         result, *_ = convert_to_dst_type(out, dst=x)
         return result

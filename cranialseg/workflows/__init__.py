@@ -1,5 +1,13 @@
 """Helpers the bundle configs call: bundle paths, data lists, batch inference, DICOM SEG, evaluation, export."""
 
+from cranialseg.workflows.amp import (
+    FLOAT16_MAX,
+    activation_range,
+    amp_autocast,
+    amp_dtype,
+    amp_kwargs,
+    fp16_overflows,
+)
 from cranialseg.workflows.checkpoints import AtomicCheckpointSaver, AtomicDiskSaver, BestMetricState
 from cranialseg.workflows.datalist import find_datalist, load_datalist_section, prepare_datalist
 from cranialseg.workflows.dims import (
@@ -8,6 +16,7 @@ from cranialseg.workflows.dims import (
     DropSingletonSliced,
     DropSingletonSliceDict,
 )
+from cranialseg.workflows.distributed import RANK_ZERO_ONLY_HANDLERS, distributed_sampler, handlers_for_rank
 from cranialseg.workflows.evaluation import EvaluationReport, case_metrics, detection_rates, summarize_cases
 from cranialseg.workflows.grid_check import (
     CheckResampledSizeD,
@@ -61,6 +70,7 @@ from cranialseg.workflows.outputs import (
 )
 from cranialseg.workflows.paths import default_device, resolve_bundle_root
 from cranialseg.workflows.screening import ScreenCases, case_name, root_error
+from cranialseg.workflows.torchscript import export_torchscript
 from cranialseg.workflows.writers import (
     CaseWriterd,
     SaveDicomSegd,
@@ -71,6 +81,15 @@ from cranialseg.workflows.writers import (
 )
 
 __all__ = [
+    "FLOAT16_MAX",
+    "RANK_ZERO_ONLY_HANDLERS",
+    "distributed_sampler",
+    "handlers_for_rank",
+    "activation_range",
+    "amp_autocast",
+    "amp_dtype",
+    "amp_kwargs",
+    "fp16_overflows",
     "AtomicCheckpointSaver",
     "AtomicDiskSaver",
     "BestMetricState",
@@ -125,6 +144,7 @@ __all__ = [
     "default_device",
     "detection_rates",
     "export_onnx",
+    "export_torchscript",
     "find_datalist",
     "infer_with_image_head",
     "latest_checkpoint",

@@ -107,7 +107,9 @@ class SegmentationPresenceLoss(nn.Module):
                 f"{self.classes}; set network_def#num_image_classes to {len(self.classes)}"
             )
         target = presence_targets(label, self.classes).to(logits.device)
-        bce = F.binary_cross_entropy_with_logits(logits.float(), target, pos_weight=self.pos_weight)
+        # the engines move the network, never the loss: keep the weights on the logits' device
+        pos_weight = None if self.pos_weight is None else self.pos_weight.to(logits.device)
+        bce = F.binary_cross_entropy_with_logits(logits.float(), target, pos_weight=pos_weight)
         return loss + self.weight * bce
 
 

@@ -26,6 +26,7 @@ import torch
 
 from cranialseg.io import Case, discover_cases
 from cranialseg.io.discover import safe_case_id
+from cranialseg.workflows.amp import amp_autocast
 from cranialseg.workflows.modality import ModalityMismatchError
 from cranialseg.workflows.options import as_bool, path_inside, safe_name
 from cranialseg.workflows.outputs import write_json
@@ -114,6 +115,8 @@ class BatchInference:
         device: device of the network input.
         overwrite: redo cases that are complete (``true/false/1/0``).
         amp: autocast on CUDA.
+        amp_dtype: the autocast dtype (``torch.bfloat16``/``torch.float16``, see
+            :func:`cranialseg.workflows.amp_dtype`); ``None`` is torch's default (float16 on CUDA).
         fail_on_error: raise :class:`BatchFailedError` at the end when a case failed (non-zero exit status).
         min_free_mb: refuse to start when the output folder's file system has less free space.
         rank, world_size: this process's share of the cases (default: from ``torch.distributed`` when initialised).
@@ -136,6 +139,7 @@ class BatchInference:
         device: Any = "cpu",
         overwrite: Any = False,
         amp: Any = False,
+        amp_dtype: Any = None,
         fail_on_error: Any = True,
         min_free_mb: float = 100.0,
         rank: int | None = None,
@@ -154,6 +158,7 @@ class BatchInference:
         self.device = torch.device(device) if isinstance(device, str) else device
         self.overwrite = as_bool(overwrite, "overwrite")
         self.amp = as_bool(amp, "amp")
+        self.amp_dtype = amp_dtype
         self.fail_on_error = as_bool(fail_on_error, "fail_on_error")
         self.min_free_mb = float(min_free_mb)
         self.image_key = image_key
@@ -237,8 +242,7 @@ class BatchInference:
         if isinstance(data, list):  # a pre-processing that returns a list (e.g. crops) is not supported here
             raise ValueError(f"the pre-processing returned {len(data)} samples; expected one dict")
         inputs = data[self.image_key].unsqueeze(0).to(self.device)
-        use_amp = self.amp and self.device.type == "cuda"
-        with torch.no_grad(), torch.autocast(device_type=self.device.type, enabled=use_amp):
+        with torch.no_grad(), amp_autocast(self.device, self.amp, self.amp_dtype):
             logits = self.inferer(inputs, self.network)
         heads = dict(logits) if isinstance(logits, Mapping) else {"seg": logits}
         pred = heads["seg"][0].float()

@@ -84,3 +84,19 @@ def save_tiny_checkpoint(bundle: Path, bundle_root: Path, overrides: dict) -> Pa
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(network.state_dict(), path)
     return path
+
+
+def save_as_if_on_cuda(state: dict, path: Path) -> None:
+    """``torch.save`` with every storage tagged ``cuda:0``, as a GPU-trained ``model.pt`` is written: loading it
+    without ``map_location`` on a machine without CUDA raises, as it would there."""
+    import torch
+    import torch.serialization as serialization
+
+    def tagger(obj):
+        return "cuda:0"
+
+    serialization.register_package(0, tagger, lambda obj, location: None)
+    try:
+        torch.save(state, path)
+    finally:
+        serialization._package_registry[:] = [e for e in serialization._package_registry if e[1] is not tagger]

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from tests.bundle.helpers import BUNDLES, REPO_ROOT
+from tests.bundle.helpers import BUNDLES, REPO_ROOT, save_as_if_on_cuda
 
 
 def _load_script():
@@ -48,6 +48,23 @@ def test_broken_bundle_fails_with_named_checks(tmp_path, shared_schemas):
     failures = "\n".join(script.verify_bundle(broken, schema, export=False).failures)
     for expected in ("file LICENSE", "channel_def outputs.pred", "metadata schema", "ids in inference.json", "json"):
         assert expected in failures, failures
+
+
+def test_gpu_saved_weights_pass_on_a_cpu(tmp_path):
+    # MONAI's ckpt_export loads without map_location: verify_bundle hands it a CPU copy of model.pt
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present: the CUDA-tagged checkpoint loads anyway")
+    script = _load_script()
+    bundle = tmp_path / "us"
+    shutil.copytree(
+        BUNDLES / "cranial_us_ventricle_segmentation", bundle, ignore=shutil.ignore_patterns("data", "eval")
+    )
+    model = bundle / "models" / "model.pt"
+    save_as_if_on_cuda(torch.load(model, weights_only=True), model)
+    report = script.verify_bundle(bundle)
+    assert {"TorchScript export", "model.pt plain state_dict"} <= set(report.passed), report.failures
 
 
 def test_clone_without_shared_skips_only_the_schema_check(tmp_path, monkeypatch, capsys):

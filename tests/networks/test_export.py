@@ -41,3 +41,22 @@ def test_torchscript_file_roundtrip(tmp_path):
     x = torch.rand(1, 1, 16, 16, 3)
     with torch.no_grad():
         torch.testing.assert_close(torch.jit.load(str(path))(x), net(x), atol=TOLERANCE, rtol=0)
+
+
+def test_export_onnx_traces_on_the_network_device(tmp_path, monkeypatch):
+    # a GPU network must get its example input on the GPU ("meta" stands for it here)
+    class Traced(Exception):
+        pass
+
+    seen = {}
+
+    def record(model, args, *rest, **kwargs):
+        seen["device"] = args[0].device
+        raise Traced
+
+    monkeypatch.setattr(torch.onnx, "export", record)
+    net = DAResUNet(2, 1, 2, channels=(8, 16), strides=(2,), num_heads=4).to("meta")
+    with pytest.raises(Traced):
+        export_onnx(net, tmp_path / "a.onnx", (1, 1, 16, 16))
+    assert seen["device"] == torch.device("meta")
+    assert not list(tmp_path.glob("*"))  # the temporary file is removed

@@ -88,6 +88,18 @@ def test_mask_intracranial_3d_open_skull_and_keep_skull():
     assert out[10, 10, 0] == 5.0  # the closing bridges the gap, the inside survives
 
 
+def test_mask_intracranial_given_mask_on_the_image_device():
+    img = _skull_phantom_2d()[None]
+    mask = np.zeros_like(img, dtype=bool)
+    mask[0, 4:17, 4:17] = True
+    expected = np.asarray(MaskIntracranial(outside_value=0.0)(img))
+    for given in (mask, torch.as_tensor(mask), torch.as_tensor(mask, dtype=torch.uint8)):
+        np.testing.assert_array_equal(np.asarray(MaskIntracranial(outside_value=0.0)(img, given)), expected)
+    # a mask on a GPU stays there, no numpy round trip ("meta" stands for the GPU; numpy cannot read either)
+    out = MaskIntracranial(outside_value=0.0)(torch.zeros(1, 21, 21, device="meta"), torch.as_tensor(mask).to("meta"))
+    assert out.device.type == "meta" and tuple(out.shape) == (1, 21, 21)
+
+
 def test_mask_intracranial_bad_input():
     with pytest.raises(ValueError, match="channel-first"):
         MaskIntracranial()(np.zeros((2, 4, 4)))

@@ -63,6 +63,23 @@ def test_joint_loss_is_seg_loss_plus_weighted_bce():
         SegmentationPresenceLoss(seg_loss, classes=[2, 3], pos_weight=[1.0])
 
 
+def test_pos_weight_follows_the_logits_device():
+    # the engines move the network and the batch, never the loss: pos_weight (a CPU buffer) must follow the
+    # logits; "meta" stands for a GPU here (before the fix: "Tensor on device meta is not on the expected device")
+    loss = SegmentationPresenceLoss(lambda seg, label: seg.sum() * 0.0, classes=[2, 3], pos_weight=[4.0, 1.0])
+    assert loss.pos_weight.device.type == "cpu"
+    label = torch.zeros(2, 1, 8, 8)
+    label[0, 0, :3, :3] = 3
+    logits = torch.tensor([[0.3, -1.0], [2.0, 0.5]])
+    total = loss({"seg": torch.zeros(2, 4, 8, 8), "image": logits}, label)
+    expected = F.binary_cross_entropy_with_logits(
+        logits, torch.tensor([[0.0, 1.0], [0.0, 0.0]]), pos_weight=torch.tensor([4.0, 1.0])
+    )
+    torch.testing.assert_close(total, 0.2 * expected)  # the weights are used, not dropped
+    on_meta = loss({"seg": torch.zeros(2, 4, 8, 8, device="meta"), "image": logits.to("meta")}, label.to("meta"))
+    assert on_meta.device.type == "meta" and on_meta.shape == ()
+
+
 def test_wrapper_trains_the_image_head():
     net = DAResUNet(2, 1, 3, channels=(4, 8, 16), strides=(2, 2), num_image_classes=2, num_heads=1)
     wrapped = WithImageHead(net)
