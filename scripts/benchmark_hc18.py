@@ -76,7 +76,10 @@ def _select(names: Optional[Sequence[str]]) -> List[str]:
     defs = network_defs()
     if not names:
         return list(defs)
-    chosen = [n for n in defs if any(s.lower() in n.lower() or s == slug(n) for s in names)]
+    chosen = []
+    for s in names:  # an exact name or slug first, else every name containing it
+        exact = [n for n in defs if s.lower() == n.lower() or slug(s) == slug(n)]
+        chosen += [n for n in exact or [n for n in defs if s.lower() in n.lower()] if n not in chosen]
     if not chosen:
         raise ValueError(f"--networks {list(names)} match none of {list(defs)}")
     return chosen
@@ -91,7 +94,12 @@ def train_one(name: str, args: argparse.Namespace) -> Dict[str, Any]:
     net_def = network_defs()[name]
     out = Path(args.workdir).resolve() / slug(name)
     out.mkdir(parents=True, exist_ok=True)
-    handlers = [h for h in _bundle_train()["train"]["handlers"] if "ProgressBar" not in h["_target_"]]
+    import importlib.util
+
+    drop = ["ProgressBar"] + ([] if importlib.util.find_spec("tensorboard") else ["TensorBoardStatsHandler"])
+    cfg = _bundle_train()
+    train_handlers = [h for h in cfg["train"]["handlers"] if not any(d in h["_target_"] for d in drop)]
+    val_handlers = [h for h in cfg["validate"]["handlers"] if not any(d in h["_target_"] for d in drop)]
     overrides: Dict[str, Any] = {
         "network_def": net_def,
         "data_dir": str(Path(args.data).resolve()),
@@ -102,7 +110,8 @@ def train_one(name: str, args: argparse.Namespace) -> Dict[str, Any]:
         "device": f"$torch.device('{args.device}')",
         "ckpt_dir": str(out),
         "output_dir": str(out / "eval"),
-        "train#handlers": handlers,
+        "train#handlers": train_handlers,
+        "validate#handlers": val_handlers,
         "initialize": [
             f"$monai.utils.set_determinism(seed={args.seed})",
             "$setattr(torch.backends.cudnn, 'benchmark', torch.cuda.is_available())",
@@ -129,29 +138,45 @@ def train_one(name: str, args: argparse.Namespace) -> Dict[str, Any]:
     t0 = time.perf_counter()
     wf.initialize()
     network = wf.parser.get_parsed_content("network")
+    row: Dict[str, Any] = {"name": name, "network_def": net_def, "status": "running", "weights": "model.pt"}
+    (out / "run.json").write_text(json.dumps(row, indent=2), encoding="utf-8")
+    trainer = wf.parser.get_parsed_content("train#trainer")
+    evaluator = wf.parser.get_parsed_content("validate#evaluator")
+    stopped: List[int] = []
+    if args.max_minutes > 0:  # a guard, so a slow machine still leaves validated weights before a time limit
+        from ignite.engine import Events
+
+        def guard(engine: Any) -> None:
+            if (time.perf_counter() - t1) / 60 > args.max_minutes and engine.state.epoch < engine.state.max_epochs:
+                if engine.state.epoch % max(1, args.val_interval):
+                    evaluator.run(engine.state.epoch)
+                stopped.append(engine.state.epoch)
+                engine.terminate()
+
+        trainer.add_event_handler(Events.EPOCH_COMPLETED, guard)
     t1 = time.perf_counter()
     wf.run()
     if args.device.startswith("cuda"):
         torch.cuda.synchronize()
     t2 = time.perf_counter()
-    evaluator = wf.parser.get_parsed_content("validate#evaluator")
-    row = {
-        "name": name,
-        "network_def": net_def,
-        "params": int(sum(p.numel() for p in network.parameters() if p.requires_grad)),
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "image_size": wf.parser.get_parsed_content("image_size"),
-        "num_training": len(wf.parser.get_parsed_content("train_datalist")),
-        "num_validation": len(wf.parser.get_parsed_content("val_datalist")),
-        "best_val_dice": round(float(evaluator.state.best_metric), 4),
-        "best_val_epoch": int(evaluator.state.best_metric_epoch),
-        "setup_minutes": round((t1 - t0) / 60, 3),
-        "train_minutes": round((t2 - t1) / 60, 3),
-        "device": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu",
-        "workers": args.workers,
-        "weights": "model.pt",
-    }
+    row.update(
+        {
+            "status": f"stopped by --max-minutes after epoch {stopped[0]}" if stopped else "complete",
+            "epochs_run": stopped[0] if stopped else args.epochs,
+            "params": int(sum(p.numel() for p in network.parameters() if p.requires_grad)),
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "image_size": wf.parser.get_parsed_content("image_size"),
+            "num_training": len(wf.parser.get_parsed_content("train_datalist")),
+            "num_validation": len(wf.parser.get_parsed_content("val_datalist")),
+            "best_val_dice": round(float(evaluator.state.best_metric), 4),
+            "best_val_epoch": int(evaluator.state.best_metric_epoch),
+            "setup_minutes": round((t1 - t0) / 60, 3),
+            "train_minutes": round((t2 - t1) / 60, 3),
+            "device": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu",
+            "workers": args.workers,
+        }
+    )
     wf.finalize()
     (out / "run.json").write_text(json.dumps(row, indent=2), encoding="utf-8")
     return row
@@ -199,6 +224,7 @@ def _passthrough(args: argparse.Namespace) -> List[str]:
     out = ["--data", str(args.data), "--workdir", str(args.workdir), "--device", args.device]
     out += ["--epochs", str(args.epochs), "--val-interval", str(args.val_interval)]
     out += ["--batch-size", str(args.batch_size), "--seed", str(args.seed), "--max-train", str(args.max_train)]
+    out += ["--max-minutes", str(args.max_minutes)]
     if args.image_size:
         out += ["--image-size", *map(str, args.image_size)]
     return out
@@ -267,7 +293,8 @@ def score_run(
             times.append(time.perf_counter() - t0)
     summary = summarize_head_cases(cases)
     return {
-        **{k: run.get(k) for k in ("name", "params", "epochs", "train_minutes", "best_val_dice", "device")},
+        **{k: run.get(k) for k in ("name", "status", "params", "epochs", "epochs_run", "train_minutes")},
+        **{k: run.get(k) for k in ("best_val_dice", "device", "batch_size", "image_size")},
         "inference_ms_per_image": round(1000 * statistics.median(times[1:] or times), 1),
         "inference_threads": threads,
         "summary": summary,
@@ -349,7 +376,8 @@ def render_markdown(payload: Dict[str, Any]) -> str:
             continue
         s = r["summary"]
         lines.append(
-            f"| {r['name']} | {r['params']:,} | {r['epochs']} | {r['train_minutes']} | {f(s['dice'])} | "
+            f"| {r['name']} | {r['params'] or '-'} | {r.get('epochs_run') or r.get('epochs') or '-'} | "
+            f"{r.get('train_minutes') or '-'} | {f(s['dice'])} | "
             f"{f(s['hd_mm'], 2)} | {f(s['hc_abs_diff_mm'], 2)} | {f(s['hc_diff_mm'], 2)} | "
             f"{r['inference_ms_per_image']} |"
         )
@@ -369,6 +397,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--image-size", type=int, nargs=2, default=None, help="(x, y) network grid (bundle default)")
     p.add_argument("--workers", type=int, default=-1, help="data workers per run (-1: CPUs / runs - 1)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-minutes", type=float, default=0, help="stop a run (validated) after this (0: never)")
     p.add_argument("--max-train", type=int, default=0, help="first N training cases only (smoke runs)")
     p.add_argument("--parallel", action="store_true", help="one process per network, concurrently")
     p.add_argument("--train-one", default=None, help=argparse.SUPPRESS)

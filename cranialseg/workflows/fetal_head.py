@@ -8,9 +8,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from cranialseg.workflows.datalist import DATALIST_NAMES, find_datalist
 
-__all__ = ["require_hc18_datalist", "score_head_case", "summarize_head_cases"]
+__all__ = [
+    "HeadEvaluationReport",
+    "require_hc18_datalist",
+    "save_head_overlay",
+    "score_head_case",
+    "summarize_head_cases",
+]
 
 
 def require_hc18_datalist(data_dir: str | Path) -> str:
@@ -99,3 +107,164 @@ def summarize_head_cases(cases: list) -> dict:
     out["num_cases"] = len(cases)
     out["no_head_found"] = sum(1 for c in cases if c.get("hc_mm") is None)
     return out
+
+
+def _spatial_2d(x) -> np.ndarray:
+    """A 2D label map from a one-hot ``(C, X, Y)``, a label map ``(1, X, Y)`` or ``(X, Y)`` (trailing 1 dropped)."""
+    import numpy as np
+
+    from cranialseg.workflows.outputs import to_numpy
+
+    arr = to_numpy(x)
+    if arr.ndim == 4 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 3:
+        arr = arr.argmax(0) if arr.shape[0] > 1 else arr[0]
+    return np.rint(arr).astype(np.int64)
+
+
+class HeadEvaluationReport:
+    """Per-image Dice, HD, HD95 (mm) and head-circumference differences (mm), summarised, with best/worst overlays.
+
+    Attach to a ``SupervisedEvaluator`` whose post-processing gives ``pred`` and ``label`` (one-hot or label maps)
+    on the grid to score (the original grid after ``Invertd``); spacing comes from the ``pred`` affine. The
+    reference head circumference is the item's ``hc_mm`` (HC18's CSV, written into the datalist by
+    ``scripts/prepare_hc18.py``), else the ellipse fitted to the label. Writes ``head_metrics_per_case.csv``,
+    ``head_metrics_summary.json`` (mean, sd, median of each metric) and ``overlay_best_<k>_<case>.png`` /
+    ``overlay_worst_<k>_<case>.png`` (by Dice; predicted outline in colour, reference in white, fitted ellipse).
+
+    Args:
+        output_dir: output folder (created).
+        num_overlays: how many best and how many worst cases get an overlay.
+        image_key / pred_key / label_key / reference_key: item keys.
+
+    Example:
+        ``{"_target_": "cranialseg.workflows.fetal_head.HeadEvaluationReport", "output_dir": "@output_dir"}``
+        in ``validate#handlers`` of ``evaluate.json``.
+    """
+
+    def __init__(
+        self,
+        output_dir,
+        *,
+        num_overlays: int = 3,
+        image_key: str = "image",
+        pred_key: str = "pred",
+        label_key: str = "label",
+        reference_key: str = "hc_mm",
+    ) -> None:
+        self.output_dir = Path(output_dir)
+        self.num_overlays = int(num_overlays)
+        self.image_key, self.pred_key, self.label_key, self.reference_key = (
+            image_key,
+            pred_key,
+            label_key,
+            reference_key,
+        )
+        self.cases: list = []
+        self.summary: dict = {}
+        self._pictures: dict = {}
+
+    def attach(self, engine) -> None:
+        from ignite.engine import Events
+
+        engine.add_event_handler(Events.EPOCH_STARTED, self.reset)
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self.collect)
+        engine.add_event_handler(Events.EPOCH_COMPLETED, self.write)
+
+    def reset(self, engine=None) -> None:
+        self.cases, self.summary, self._pictures = [], {}, {}
+
+    def add_case(self, name: str, image, pred, label, spacing, reference_hc_mm=None) -> dict:
+        """Score one case (2D label maps or one-hot) and keep it for the summary and overlays."""
+        p, g = _spatial_2d(pred), _spatial_2d(label)
+        case = {"case": name, "spacing_mm": [round(float(s), 6) for s in spacing]}
+        case.update(score_head_case(p > 0, g > 0, spacing, reference_hc_mm))
+        self.cases.append(case)
+        self._pictures[name] = (image, p, g, spacing)
+        return case
+
+    def collect(self, engine) -> None:
+        import numpy as np
+
+        from cranialseg.workflows.outputs import to_numpy
+
+        items = engine.state.output if isinstance(engine.state.output, list) else [engine.state.output]
+        batch = engine.state.batch if isinstance(engine.state.batch, list) else [engine.state.batch]
+        for i, out_item in enumerate(items):
+            item = {**(batch[i] if i < len(batch) and isinstance(batch[i], dict) else {}), **out_item}
+            for key in (self.pred_key, self.label_key):
+                if key not in item:
+                    raise KeyError(f"HeadEvaluationReport: no '{key}' in the evaluator's items (keys: {sorted(item)})")
+            pred, label = item[self.pred_key], item[self.label_key]
+            meta = getattr(pred, "meta", None) or getattr(item.get(self.image_key), "meta", None) or {}
+            source = meta.get("filename_or_obj", f"case_{len(self.cases)}")
+            source = source[0] if isinstance(source, (list, tuple)) else source
+            name = Path(str(source)).name
+            for suffix in (".nii.gz", ".nii", ".png", ".dcm"):
+                name = name[: -len(suffix)] if name.endswith(suffix) else name
+            affine = to_numpy(pred.affine) if hasattr(pred, "affine") else np.eye(4)
+            spacing = np.linalg.norm(affine[:2, :2], axis=0)
+            ref = item.get(self.reference_key)
+            ref = None if ref is None else float(to_numpy(ref).reshape(-1)[0])
+            self.add_case(name, item.get(self.image_key, pred), pred, label, spacing, ref)
+
+    def write(self, engine=None) -> dict:
+        import csv
+        import io
+
+        from cranialseg.workflows.outputs import atomic_write, write_json
+
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self.summary = summarize_head_cases(self.cases)
+        keys = ["case", "dice", "hd_mm", "hd95_mm", "hc_mm", "reference_hc_mm", "hc_diff_mm", "hc_abs_diff_mm"]
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(keys)
+        for c in self.cases:
+            writer.writerow(["" if c.get(k) is None else (round(c[k], 4) if isinstance(c[k], float) else c[k])
+                             for k in keys])  # fmt: skip
+        text = buf.getvalue()
+        atomic_write(self.output_dir / "head_metrics_per_case.csv", lambda p: p.write_text(text), overwrite=True)
+        ranked = sorted(self.cases, key=lambda c: c["dice"])
+        overlays = {}
+        n = min(self.num_overlays, len(ranked) // 2 if len(ranked) > 1 else len(ranked))
+        for tag, chosen in (("worst", ranked[:n]), ("best", ranked[::-1][:n])):
+            for k, c in enumerate(chosen, start=1):
+                path = self.output_dir / f"overlay_{tag}_{k}_{c['case']}.png"
+                image, p, g, spacing = self._pictures[c["case"]]
+                save_head_overlay(image, p, path, label=g, spacing=spacing)
+                overlays.setdefault(tag, []).append({"case": c["case"], "dice": c["dice"], "path": str(path)})
+        self.summary["overlays"] = overlays
+        write_json(self.output_dir / "head_metrics_summary.json", {"summary": self.summary, "cases": self.cases},
+                   overwrite=True)  # fmt: skip
+        return self.summary
+
+
+def save_head_overlay(image, pred, path, *, label=None, spacing=(1.0, 1.0), ellipse: dict | None = None):
+    """Overlay PNG (atomic): predicted outline in colour, reference in white, the fitted ellipse in magenta.
+
+    ``ellipse`` (mm, as :func:`cranialseg.workflows.ellipse.fit_head_ellipse` returns) is fitted to ``pred`` when
+    not given; nothing is drawn for it when no head is found.
+    """
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from cranialseg.workflows.ellipse import fit_head_ellipse
+    from cranialseg.workflows.outputs import atomic_write, overlay_picture
+
+    p = _spatial_2d(pred)
+    picture = overlay_picture(image, p[None], None if label is None else _spatial_2d(label)[None], min_size=512)
+    factor = picture.shape[0] // max(1, p.shape[1])
+    if ellipse is None:
+        ellipse = fit_head_ellipse(p > 0, spacing)
+    canvas = Image.fromarray(picture)
+    if ellipse is not None:
+        t = np.linspace(0, 2 * np.pi, 361)
+        a, b, th = ellipse["semi_axis_a_mm"], ellipse["semi_axis_b_mm"], ellipse["angle_rad"]
+        x = ellipse["center_x_mm"] + a * np.cos(t) * np.cos(th) - b * np.sin(t) * np.sin(th)
+        y = ellipse["center_y_mm"] + a * np.cos(t) * np.sin(th) + b * np.sin(t) * np.cos(th)
+        sx, sy = float(spacing[0]), float(spacing[1])
+        pts = [((xi / sx + 0.5) * factor, (yi / sy + 0.5) * factor) for xi, yi in zip(x, y)]  # column, row
+        ImageDraw.Draw(canvas).line(pts, fill=(255, 0, 255), width=max(1, factor))
+    return atomic_write(path, lambda tmp: canvas.save(tmp, format="PNG"), overwrite=True)
