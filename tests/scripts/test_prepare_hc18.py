@@ -28,15 +28,18 @@ CASES = ["000_HC.png", "010_HC.png", "010_2HC.png", "057_HC.png", "237_HC.png"]
 
 
 def make_hc18_folder(root: Path, subjects=range(20), size=(200, 136)) -> Path:
-    """A tiny HC18-like folder: noise images, outline ellipse annotations, a CSV with pixel size and HC."""
+    """A tiny HC18-like folder: a bright head on dark noise, outline ellipse annotations, a CSV (pixel size, HC)."""
     rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[: size[1], : size[0]]
+    inside = ((xx - 100) / 60.5) ** 2 + ((yy - 68) / 38.5) ** 2 <= 1
     (root / "images").mkdir(parents=True)
     (root / "annotations").mkdir()
     rows = ["filename,pixel size(mm),head circumference (mm)"]
     for s in subjects:
         for k in ("", "2") if s % 3 == 0 else ("",):
             name = f"{s:03d}_{k}HC"
-            Image.fromarray(rng.integers(0, 255, size[::-1], dtype=np.uint8)).save(root / "images" / f"{name}.png")
+            picture = np.where(inside, rng.integers(200, 255, inside.shape), rng.integers(0, 60, inside.shape))
+            Image.fromarray(picture.astype(np.uint8)).save(root / "images" / f"{name}.png")
             ann = Image.new("L", size, 0)
             ImageDraw.Draw(ann).ellipse((40, 30, 160, 106), outline=255, width=2)
             ann.save(root / "annotations" / f"{name}_Annotation.png")
