@@ -50,7 +50,9 @@ def test_fit_recovers_a_known_ellipse(spacing, center, a, b, theta):
     assert fit["occipitofrontal_diameter_mm"] == pytest.approx(2 * a, rel=0.01)
     assert 0 <= fit["angle_rad"] < math.pi
     if a - b > 1:  # the direction of the long axis (modulo pi), whichever semi-axis the fit calls a
-        long_angle = fit["angle_rad"] if fit["semi_axis_a_mm"] > fit["semi_axis_b_mm"] else fit["angle_rad"] + math.pi / 2
+        long_angle = (
+            fit["angle_rad"] if fit["semi_axis_a_mm"] > fit["semi_axis_b_mm"] else fit["angle_rad"] + math.pi / 2
+        )
         diff = (long_angle - theta) % math.pi
         assert min(diff, math.pi - diff) < 0.02
 
