@@ -10,7 +10,8 @@ at once, the CPU data-loading workers split between them.
 
 Scoring (``--score-only``, CPU is fine): each saved network segments the **test** subjects of the datalist (whole
 fetuses never seen in training or validation) from the original HC18 PNGs at 800 x 540; the prediction is resized
-back to the original grid (bilinear on the probabilities, then argmax) and compared there with the filled
+back to the original grid (bilinear on the probabilities, argmax, largest region, holes filled: the bundle's
+post-processing) and compared there with the filled
 annotation: Dice, Hausdorff distance and HD95 (mm, the CSV's pixel size), and the head circumference of the
 ellipse fitted to the predicted outline (least squares, Ramanujan) against the CSV's reference HC (absolute and
 signed difference, mm); mean, sd and median. Inference ms per image: the whole per-image path (percentile
@@ -243,10 +244,11 @@ def _load_network(run_dir: Path, run: dict, device: str):
 
 def predict_original_grid(net, image, image_size: Sequence[int], device: str = "cpu"):
     """Head mask of a ``(x, y)`` grey image on its own grid: percentile normalisation (1-99 %), bilinear
-    anti-aliased resize to ``image_size``, forward, bilinear resize of the softmax back, argmax (the bundle's path)."""
+    anti-aliased resize to ``image_size``, forward, bilinear resize of the softmax back, argmax, largest connected
+    region with holes filled (the bundle's evaluation and inference path)."""
     import numpy as np
     import torch
-    from monai.transforms import Resize, ScaleIntensityRangePercentiles
+    from monai.transforms import FillHoles, KeepLargestConnectedComponent, Resize, ScaleIntensityRangePercentiles
 
     img = torch.as_tensor(np.asarray(image, dtype=np.float32))[None]
     img = ScaleIntensityRangePercentiles(1, 99, 0.0, 1.0, clip=True)(img)
@@ -255,7 +257,9 @@ def predict_original_grid(net, image, image_size: Sequence[int], device: str = "
         logits = net(torch.as_tensor(small)[None].float().to(device))[0].float().cpu()
     probs = torch.softmax(logits, 0)
     back = Resize(list(img.shape[1:]), mode="bilinear")(probs)
-    return torch.as_tensor(back).argmax(0).numpy().astype(np.uint8)
+    mask = torch.as_tensor(back).argmax(0, keepdim=True)
+    mask = FillHoles(applied_labels=[1])(KeepLargestConnectedComponent(applied_labels=[1])(mask))
+    return np.asarray(mask[0]).astype(np.uint8)
 
 
 def score_run(

@@ -61,6 +61,8 @@ def write_us_dicom(path: Path, picture: np.ndarray, spacing_mm: float) -> None:
 
 def test_inference_measures_png_dicom_nifti(tmp_path):
     picture = head_picture()
+    picture[10:18, 10:18] = 250  # a bright speck away from the head: not part of the mask
+    picture[64:72, 96:104] = 5  # a dark spot inside the head: filled
     inputs = tmp_path / "in"
     inputs.mkdir()
     Image.fromarray(picture).save(inputs / "001_HC.png")
@@ -91,6 +93,8 @@ def test_inference_measures_png_dicom_nifti(tmp_path):
         assert doc["ellipse"]["center_x_mm"] == pytest.approx(100 * spacing, abs=2 * spacing)
         assert doc["ellipse"]["center_y_mm"] == pytest.approx(68 * spacing, abs=2 * spacing)
         assert (out / f"{case}_overlay.png").is_file() and (out / f"{case}_seg.nii.gz").is_file()
+    seg = np.asarray(Image.open(out / "001_HC_seg.png")) > 0  # rows x columns, like the input
+    assert seg.shape == picture.shape and not seg[10:18, 10:18].any() and seg[64:72, 96:104].all()
     assert json.loads((out / "001_HC_measurements.json").read_text())["spacing_source"].startswith("pixel_spacing_csv")
     assert json.loads((out / "us_measurements.json").read_text())["spacing_source"] == "PixelSpacing"
     nospacing = json.loads((out / "nospacing_measurements.json").read_text())

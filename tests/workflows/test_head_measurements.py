@@ -155,3 +155,12 @@ def test_overlay_draws_the_fitted_ellipse(tmp_path):
     assert cols.mean() / factor - 0.5 == pytest.approx(80, abs=1.0)
     assert rows.mean() / factor - 0.5 == pytest.approx(60, abs=1.0)
     assert (cols.max() - cols.min()) / factor == pytest.approx(2 * 10.0 / 0.2, abs=2.0)  # long axis along x
+
+
+@pytest.mark.parametrize("name", ["cranialseg.workflows.ellipse", "cranialseg.workflows.head_measurements"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS, verbose=False)
+    assert result.attempted > 0 and result.failed == 0
