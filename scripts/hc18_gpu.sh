@@ -37,7 +37,7 @@ fi
 if [ "$WHAT" = bench ] || [ "$WHAT" = all ]; then
     start=$(date +%s)
     timeout "${BENCH_TIMEOUT:-330}" $PY scripts/benchmark_hc18.py --data "$DATA" --device cuda \
-        --epochs "${BENCH_EPOCHS:-40}" --batch-size 16 --parallel --max-minutes "${BENCH_MINUTES:-2.5}" \
+        --epochs "${BENCH_EPOCHS:-30}" --batch-size 16 --parallel --max-minutes "${BENCH_MINUTES:-2.5}" \
         --workdir .gpu/bench > "$OUT/bench.log" 2>&1
     echo "benchmark rc=$? in $(( $(date +%s) - start )) s"
     rm -f .gpu/bench/*/checkpoint*.pt && rm -rf .gpu/bench/*/eval && cp -r .gpu/bench "$OUT/bench"
