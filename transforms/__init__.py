@@ -1,8 +1,9 @@
 """MONAI array and dictionary transforms for cranial ultrasound and head CT.
 
 Families: :mod:`.ct` (multi-window channels, intracranial masking), :mod:`.ultrasound` (grey conversion, sector
-masking, speckle-aware normalisation), :mod:`.speckle` (random speckle and acoustic shadows) and :mod:`.labels`
-(image-level presence labels). All are intensity transforms (no resampling), so ``Invertd`` passes them through.
+masking, speckle-aware normalisation), :mod:`.speckle` (random speckle and acoustic shadows), :mod:`.labels`
+(image-level presence labels) and :mod:`.label_check` (a label checked against the label set and its image's grid).
+All are intensity transforms or checks (no resampling), so ``Invertd`` passes them through.
 """
 
 from .ct import (
@@ -17,6 +18,7 @@ from .ct import (
     MaskIntracranialDict,
     intracranial_mask,
 )
+from .label_check import CheckLabel, CheckLabelD, CheckLabeld, CheckLabelDict
 from .labels import LabelToPresence, LabelToPresenceD, LabelToPresenced, LabelToPresenceDict
 from .speckle import (
     RandAcousticShadow,
@@ -45,6 +47,10 @@ from .ultrasound import (
 )
 
 __all__ = [
+    "CheckLabel",
+    "CheckLabeld",
+    "CheckLabelD",
+    "CheckLabelDict",
     "CT_WINDOW_PRESETS",
     "CTWindows",
     "CTWindowsd",

@@ -1,5 +1,6 @@
 """Helpers the bundle configs call: bundle paths, data lists, batch inference, DICOM SEG, evaluation, export."""
 
+from cranialseg.workflows.checkpoints import AtomicCheckpointSaver, AtomicDiskSaver, BestMetricState
 from cranialseg.workflows.datalist import find_datalist, load_datalist_section, prepare_datalist
 from cranialseg.workflows.dims import (
     DropSingletonSlice,
@@ -8,7 +9,12 @@ from cranialseg.workflows.dims import (
     DropSingletonSliceDict,
 )
 from cranialseg.workflows.evaluation import EvaluationReport, case_metrics, detection_rates, summarize_cases
-from cranialseg.workflows.handlers import ResumeCheckpointLoader, TrainingCheckpointSaver, latest_checkpoint
+from cranialseg.workflows.handlers import (
+    ResumeCheckpointLoader,
+    TrainingCheckpointSaver,
+    latest_checkpoint,
+    read_checkpoint,
+)
 from cranialseg.workflows.heads import (
     PRESENCE_KEY,
     SegmentationPresenceLoss,
@@ -47,8 +53,12 @@ from cranialseg.workflows.outputs import (
     write_json,
 )
 from cranialseg.workflows.paths import default_device, resolve_bundle_root
+from cranialseg.workflows.screening import ScreenCases, case_name, root_error
 
 __all__ = [
+    "AtomicCheckpointSaver",
+    "AtomicDiskSaver",
+    "BestMetricState",
     "BUNDLE_FOR",
     "BatchInference",
     "Case",
@@ -74,12 +84,14 @@ __all__ = [
     "RestoreMetaKeysD",
     "RestoreMetaKeysDict",
     "ResumeCheckpointLoader",
+    "ScreenCases",
     "TrainingCheckpointSaver",
     "StashMetaKeysd",
     "StashMetaKeysD",
     "StashMetaKeysDict",
     "atomic_write",
     "case_metrics",
+    "case_name",
     "class_volumes",
     "default_device",
     "detection_rates",
@@ -91,8 +103,10 @@ __all__ = [
     "load_datalist_section",
     "load_network",
     "prepare_datalist",
+    "read_checkpoint",
     "presence_targets",
     "resolve_bundle_root",
+    "root_error",
     "save_label_nifti",
     "save_label_png",
     "save_overlay_png",
