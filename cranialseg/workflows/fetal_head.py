@@ -6,11 +6,14 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 
 from cranialseg.workflows.datalist import DATALIST_NAMES, find_datalist
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "HeadEvaluationReport",
@@ -133,9 +136,15 @@ class HeadEvaluationReport:
     ``head_metrics_summary.json`` (mean, sd, median of each metric) and ``overlay_best_<k>_<case>.png`` /
     ``overlay_worst_<k>_<case>.png`` (by Dice; predicted outline in colour, reference in white, fitted ellipse).
 
+    Failed cases are listed, not averaged: those screened out before the evaluation (``failed_cases``, e.g.
+    ``$@case_screen.failures`` of :class:`cranialseg.workflows.ScreenCases`) and those whose scoring fails here
+    (the evaluation goes on), in the summary's ``failed_cases`` and as ``status`` ``failed`` rows of the CSV.
+
     Args:
         output_dir: output folder (created).
         num_overlays: how many best and how many worst cases get an overlay.
+        failed_cases: cases that failed before the evaluation (dicts with ``case``, ``file``, ``error``); a list
+            object filled later is read when the report is written.
         image_key / pred_key / label_key / reference_key: item keys.
 
     Example:
@@ -148,6 +157,7 @@ class HeadEvaluationReport:
         output_dir,
         *,
         num_overlays: int = 3,
+        failed_cases=(),
         image_key: str = "image",
         pred_key: str = "pred",
         label_key: str = "label",
@@ -161,6 +171,8 @@ class HeadEvaluationReport:
             label_key,
             reference_key,
         )
+        self.failed_before = failed_cases
+        self.failed: list = []
         self.cases: list = []
         self.summary: dict = {}
         self._pictures: dict = {}
@@ -173,7 +185,7 @@ class HeadEvaluationReport:
         engine.add_event_handler(Events.EPOCH_COMPLETED, self.write)
 
     def reset(self, engine=None) -> None:
-        self.cases, self.summary, self._pictures = [], {}, {}
+        self.cases, self.summary, self._pictures, self.failed = [], {}, {}, []
 
     def add_case(self, name: str, image, pred, label, spacing, reference_hc_mm=None) -> dict:
         """Score one case (2D label maps or one-hot) and keep it for the summary and overlays."""
@@ -207,7 +219,11 @@ class HeadEvaluationReport:
             spacing = np.linalg.norm(affine[:2, :2], axis=0)
             ref = item.get(self.reference_key)
             ref = None if ref is None else float(to_numpy(ref).reshape(-1)[0])
-            self.add_case(name, item.get(self.image_key, pred), pred, label, spacing, ref)
+            try:
+                self.add_case(name, item.get(self.image_key, pred), pred, label, spacing, ref)
+            except Exception as e:  # noqa: BLE001 - reported, the evaluation goes on
+                logger.error(f"HeadEvaluationReport: case {name} failed: {type(e).__name__}: {e}")
+                self.failed.append({"case": name, "file": str(source), "error": f"{type(e).__name__}: {e}"})
 
     def write(self, engine=None) -> dict:
         import csv
@@ -217,13 +233,20 @@ class HeadEvaluationReport:
 
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self.summary = summarize_head_cases(self.cases)
+        failed = [
+            {"case": c.get("case"), "file": c.get("file"), "error": c.get("error")}
+            for c in [*self.failed_before, *self.failed]
+        ]
+        self.summary["failed_cases"] = failed
         keys = ["case", "dice", "hd_mm", "hd95_mm", "hc_mm", "reference_hc_mm", "hc_diff_mm", "hc_abs_diff_mm"]
         buf = io.StringIO()
         writer = csv.writer(buf)
-        writer.writerow(keys)
+        writer.writerow([*keys[:1], "status", *keys[1:], "error"])
         for c in self.cases:
-            writer.writerow(["" if c.get(k) is None else (round(c[k], 4) if isinstance(c[k], float) else c[k])
-                             for k in keys])  # fmt: skip
+            values = ["" if c.get(k) is None else (round(c[k], 4) if isinstance(c[k], float) else c[k]) for k in keys]
+            writer.writerow([values[0], "ok", *values[1:], ""])
+        for c in failed:
+            writer.writerow([c["case"], "failed", *[""] * (len(keys) - 1), c["error"]])
         text = buf.getvalue()
         atomic_write(self.output_dir / "head_metrics_per_case.csv", lambda p: p.write_text(text), overwrite=True)
         ranked = sorted(self.cases, key=lambda c: c["dice"])

@@ -208,3 +208,32 @@ def test_shipped_weights_on_held_out_hc18_subjects(shared_data, tmp_path):
     assert summary["num_cases"] == 8 and summary["no_head_found"] == 0
     assert summary["dice"]["mean"] >= 0.95, summary
     assert summary["hc_abs_diff_mm"]["mean"] <= 4.0, summary
+
+
+def test_evaluation_goes_on_past_a_bad_label(prepared_hc18, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(prepared_hc18, data)
+    test_items = json.loads((data / "datalist.json").read_text())["test"]
+    bad = data / test_items[0]["label"]
+    img = nib.load(bad)
+    nib.save(nib.Nifti1Image(np.full(img.shape, 3, np.uint8), img.affine), bad)  # label 3: not in {0, 1}
+    run_workflow(
+        BUNDLE,
+        ["train.json", "evaluate.json"],
+        run_id="evaluating",
+        data_dir=str(data),
+        bundle_root=str(tmp_path),
+        output_dir=str(tmp_path / "eval"),
+        network=ThresholdNet(),
+        device="$torch.device('cpu')",
+        **{"validate#handlers": [h for h in _eval_handlers() if "CheckpointLoader" not in h["_target_"]]},
+        **TINY,
+    )
+    summary = json.loads((tmp_path / "eval" / "head_metrics_summary.json").read_text())["summary"]
+    assert summary["num_cases"] == len(test_items) - 1
+    (failed,) = summary["failed_cases"]
+    assert Path(failed["file"]).name == bad.name and failed["error"]
+    rows = list(csv.DictReader((tmp_path / "eval" / "head_metrics_per_case.csv").open()))
+    assert [r["status"] for r in rows].count("failed") == 1 and rows[-1]["error"]
