@@ -4,8 +4,9 @@ A thin driver around ``bundle/cranial_us_ventricle_segmentation/configs/train.js
 bundle's own training workflow (``monai.bundle.ConfigWorkflow``) with overrides only — ``network_def``, the
 HC18 datalist, two classes (background, fetal head), ``image_size``, epochs, seed and output folders — so the
 loss, optimiser, schedule and augmentation are identical for every network. The prepared HC18 datalist comes
-from ``scripts/prepare_hc18.py`` / ``cranialseg.demo.prepare_hc18`` (fixed 240 / 60 split of
-``../shared/data/hc18_fetal_head_us``); pass it with ``--datalist``.
+from ``scripts/prepare_hc18.py`` / ``cranialseg.demo.prepare_hc18`` (split by subject of
+``../shared/data/hc18_fetal_head_us``); pass it with ``--datalist``. The fetal-head bundle's own side by side
+(its recipe, five networks, scored on the test subjects at the original grid) is ``scripts/benchmark_hc18.py``.
 
 After training, the final weights are scored on the validation split at the training resolution: Dice and IoU of
 the head, HD95 in mm (``monai.metrics``, pixel size from the CSV scaled by the resize factor per axis) and the
