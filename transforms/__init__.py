@@ -1,8 +1,9 @@
 """MONAI array and dictionary transforms for cranial ultrasound and head CT.
 
 Families: :mod:`.ct` (multi-window channels, intracranial masking), :mod:`.ultrasound` (grey conversion, sector
-masking, speckle-aware normalisation), :mod:`.speckle` (random speckle and acoustic shadows) and :mod:`.labels`
-(image-level presence labels). All are intensity transforms (no resampling), so ``Invertd`` passes them through.
+masking, speckle-aware normalisation), :mod:`.speckle` (random speckle and acoustic shadows), :mod:`.labels`
+(image-level presence labels) and :mod:`.lesions` (lesion-aware post-processing of a CT label map). All are
+intensity transforms (no resampling), so ``Invertd`` passes them through.
 """
 
 from .ct import (
@@ -18,6 +19,13 @@ from .ct import (
     intracranial_mask,
 )
 from .labels import LabelToPresence, LabelToPresenceD, LabelToPresenced, LabelToPresenceDict
+from .lesions import (
+    RemoveImplausibleLesions,
+    RemoveImplausibleLesionsD,
+    RemoveImplausibleLesionsd,
+    RemoveImplausibleLesionsDict,
+    implausible_lesion_components,
+)
 from .speckle import (
     RandAcousticShadow,
     RandAcousticShadowD,
@@ -59,6 +67,11 @@ __all__ = [
     "LabelToPresenced",
     "LabelToPresenceD",
     "LabelToPresenceDict",
+    "RemoveImplausibleLesions",
+    "RemoveImplausibleLesionsd",
+    "RemoveImplausibleLesionsD",
+    "RemoveImplausibleLesionsDict",
+    "implausible_lesion_components",
     "RandAcousticShadow",
     "RandAcousticShadowd",
     "RandAcousticShadowD",
