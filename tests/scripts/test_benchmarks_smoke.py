@@ -202,6 +202,18 @@ def test_benchmark_phantoms_tiny(tmp_path):
     tables = load_script("update_benchmark_tables")
     text = tables.render_phantoms(payload)
     assert "| ventricles | " in text and "image_head" in text
+    assert "real_normal_ct" not in ct  # --tiny skips the real-scan check
+    ct["real_normal_ct"] = {  # the row as real_normal_ct_check writes it
+        "series": "head_ct_dicom_ge_tilt",
+        "status": "ok",
+        "volume_ml": {"ventricles": 37.3, "EDH": 0.0, "SDH": 1.25, "IPH": 0.0, "IVH": 0.0},
+        "haemorrhage_ml": 1.25,
+        "goal_ml": 2.0,
+        "goal_met": True,
+        "image_level": {"EDH": 0.1, "SDH": 0.2, "IPH": 0.05, "IVH": 0.3},
+    }
+    text = tables.render_phantoms(payload)
+    assert "predicted haemorrhage 1.25 mL (goal < 2 mL: met); mL per class: ventricles 37.3, EDH 0" in text
 
 
 def test_update_tables_roundtrip(tmp_path):
