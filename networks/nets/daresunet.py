@@ -21,12 +21,13 @@ from monai.networks.nets.attentionunet import AttentionBlock
 from monai.utils import look_up_option
 from torch import nn
 
+from ..blocks.full_resolution import FullResolutionRefinement
 from ..blocks.residual import ResidualBlock
 from ..blocks.skip_refinement import CHANNEL_ATTENTIONS, channel_spatial_attention
-from ..blocks.sparse_attention import SPARSE_MODES, SparseAttentionLayer
+from ..blocks.sparse_attention import SPARSE_MODES, SPARSE_NORMS, SparseAttentionLayer
 from ..blocks.utils import check_odd_kernel, ensure_tuple_dims
 
-__all__ = ["DAResUNet", "VARIANTS", "DAResUnet", "DualAttentionResUNet"]
+__all__ = ["DAResUNet", "PRESETS", "VARIANTS", "DAResUnet", "DualAttentionResUNet"]
 
 #: Presets: each relative of the dual-attention network is one ``variant=`` setting away. Explicit arguments
 #: override the preset's values.
@@ -35,6 +36,15 @@ VARIANTS: Dict[str, Dict[str, Union[str, bool]]] = {
     "resunet": {"attention": "none", "spatial_attention": False, "self_attention": "none", "skip_gates": False},
     "csr_unet": {"attention": "se", "spatial_attention": True, "self_attention": "none", "skip_gates": False},
     "attention_gated": {"attention": "none", "spatial_attention": False, "self_attention": "none", "skip_gates": True},
+}
+#: Cost presets, orthogonal to ``variant`` (which attention): where the first level runs and how the sparse
+#: branch is scaled. Explicit ``input_stride`` / ``full_res_channels`` / ``sparse_norm`` override them.
+PRESETS: Dict[str, str] = {
+    "faithful": "the authors' layout: first level at full resolution, unnormalised ReLU(S)^2 (input_stride=1, "
+    "full_res_channels=0, sparse_norm='none')",
+    "efficient": "first level strided like MONAI UNet's (input_stride=strides[0]), a thin full-resolution "
+    "refinement path before the head (full_res_channels=channels[0] // 2), float16-safe sparse branch "
+    "(sparse_norm='sum')",
 }
 _SELF_ATTENTIONS = ("sal", "dense", "none")
 _PLACEMENTS = ("skip", "residual")
@@ -51,6 +61,13 @@ class _NoGate(nn.Module):
 
     def forward(self, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return x
+
+
+class _CoarseOutput(nn.Module):
+    """Stand-in for the full-resolution refinement path: returns the (restored) decoder output unchanged."""
+
+    def forward(self, coarse: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        return coarse
 
 
 class _DecoderLevel(nn.Module):
@@ -88,6 +105,19 @@ class DAResUNet(nn.Module):
     ``"attention_gated"``         additive attention gates on the skips (Oktay et al., 2018)
     ============================  ==========================================================================
 
+    Cost presets (``preset=``), orthogonal to ``variant``:
+
+    - ``"faithful"`` (default): the published layout, every level at the resolution of ``strides`` with the first
+      at full resolution, and the authors' unnormalised sparse branch. The exactness and parameter-count tests
+      pin it.
+    - ``"efficient"``: the first level strided like MONAI ``UNet``'s (``input_stride = strides[0]``), so no
+      residual level, CBAM or SAL runs at the input size; a thin full-resolution path
+      (:class:`~cranialseg.networks.blocks.FullResolutionRefinement`, ``channels[0] // 2`` wide) brings the
+      decoder output back to the input size and fuses it with one convolution of the input image before the
+      head, so boundaries are drawn at full resolution; the sparse branch normalised (``sparse_norm="sum"``,
+      float16-safe). Measured in ``scripts/benchmark_training.py`` against MONAI ``UNet`` with the same
+      channels and strides. Weights of one preset do not load into the other.
+
     Extra heads, read through :meth:`forward_with_heads` (``forward`` always returns the segmentation logits,
     so inferers, TorchScript, ``ckpt_export`` and ONNX see one tensor):
 
@@ -104,12 +134,17 @@ class DAResUNet(nn.Module):
         channels: feature channels per level, e.g. ``(16, 32, 64, 128, 256)``.
         strides: down-sampling between consecutive levels (``len(channels) - 1`` entries), each an int or one
             per axis, e.g. ``[[2, 2, 1], [2, 2, 2], ...]`` for thick CT slices.
-        input_stride: down-sampling of the first level (int or per axis), 1 by default: every level then runs at
+        input_stride: down-sampling of the first level (int or per axis); ``None``: the preset's (1 for
+            ``"faithful"``, ``strides[0]`` for ``"efficient"``). 1: every level then runs at
             the resolution of ``strides``, the first at full resolution, as in the authors' network. 2 runs the
             first level at half resolution, as MONAI ``UNet`` does (its first level is strided), and a transposed
             convolution (kernel = stride) brings the features back to the input size before the 1x1 head: about
             4x (2D) / 8x (3D) less work per level for coarser boundary detail, the lean setting for CPU
             deployment (``scripts/benchmark_networks.py``). It multiplies the total stride.
+        full_res_channels: width of the thin full-resolution refinement path before the head (0: none, the
+            transposed convolution alone restores the input size); ``None``: the preset's (0 for ``"faithful"``,
+            ``channels[0] // 2`` for ``"efficient"``).
+        preset: ``"faithful"`` or ``"efficient"`` (see above); explicit arguments override its values.
         kernel_size: odd convolution kernel, int or per axis.
         num_res_units: residual blocks per encoder level (the first one strided).
         act: activation, MONAI ``Act`` name or ``(name, args)``.
@@ -132,6 +167,10 @@ class DAResUNet(nn.Module):
             Swin grows its heads with the width); capped at the level's channels, which it must divide. Fewer
             heads at full resolution make SAL several times cheaper (``scripts/benchmark_networks.py``).
         sparse_mode: ``"relu2"`` (ReLU(S)^2, the authors') or ``"topk"``.
+        sparse_norm: ``"none"`` (the authors' unnormalised ReLU(S)^2) or ``"sum"`` (each query's ReLU(S)^2 weights
+            divided by their sum, so the branch output stays within the range of the values: float16-safe under
+            AMP, where the unnormalised branch of the CT network overflows; see
+            :class:`~cranialseg.networks.blocks.SparseAttentionLayer`). No parameters either way.
         topk_ratios: kept fraction(s) of keys per query for ``"topk"``.
         skip_gates: additive attention gates on the skips.
         deep_supervision: also produce the lower decoder levels' logits (see :meth:`forward_with_heads`).
@@ -160,7 +199,9 @@ class DAResUNet(nn.Module):
         *,
         channels: Sequence[int] = (16, 32, 64, 128, 256),
         strides: Sequence[Union[Sequence[int], int]] = (2, 2, 2, 2),
-        input_stride: Union[Sequence[int], int] = 1,
+        input_stride: Optional[Union[Sequence[int], int]] = None,
+        full_res_channels: Optional[int] = None,
+        preset: str = "faithful",
         kernel_size: Union[Sequence[int], int] = 3,
         num_res_units: int = 1,
         act: Union[tuple, str] = ("leakyrelu", {"negative_slope": 0.01}),
@@ -177,6 +218,7 @@ class DAResUNet(nn.Module):
         window_size: Union[Sequence[int], int] = 8,
         num_heads: Union[Sequence[int], int] = 8,
         sparse_mode: str = "relu2",
+        sparse_norm: Optional[str] = None,
         topk_ratios: Sequence[float] = (0.5,),
         skip_gates: Optional[bool] = None,
         deep_supervision: bool = False,
@@ -196,15 +238,24 @@ class DAResUNet(nn.Module):
             raise ValueError(f"num_res_units must be at least 1, got {num_res_units!r}.")
         if num_image_classes < 0:
             raise ValueError(f"num_image_classes must be >= 0, got {num_image_classes!r}.")
-        preset = look_up_option(variant, VARIANTS)  # the preset dict; a typo gets "did you mean"
-        attention = look_up_option(attention if attention is not None else preset["attention"], CHANNEL_ATTENTIONS)
-        spatial_attention = bool(preset["spatial_attention"] if spatial_attention is None else spatial_attention)
+        family = look_up_option(variant, VARIANTS)  # the variant dict; a typo gets "did you mean"
+        attention = look_up_option(attention if attention is not None else family["attention"], CHANNEL_ATTENTIONS)
+        spatial_attention = bool(family["spatial_attention"] if spatial_attention is None else spatial_attention)
         self_attention = look_up_option(
-            self_attention if self_attention is not None else preset["self_attention"], _SELF_ATTENTIONS
+            self_attention if self_attention is not None else family["self_attention"], _SELF_ATTENTIONS
         )
-        skip_gates = bool(preset["skip_gates"] if skip_gates is None else skip_gates)
+        skip_gates = bool(family["skip_gates"] if skip_gates is None else skip_gates)
         placement = look_up_option(attention_placement, _PLACEMENTS)
         look_up_option(sparse_mode, SPARSE_MODES)
+        efficient = look_up_option(preset, tuple(PRESETS)) == "efficient"
+        if input_stride is None:
+            input_stride = strides[0] if efficient else 1
+        if full_res_channels is None:
+            full_res_channels = max(1, int(channels[0]) // 2) if efficient else 0
+        if full_res_channels < 0:
+            raise ValueError(f"full_res_channels must be >= 0 (0: no full-resolution path), got {full_res_channels!r}.")
+        sparse_norm = look_up_option(sparse_norm if sparse_norm is not None else ("sum" if efficient else "none"),
+                                     SPARSE_NORMS)  # fmt: skip
         kernel = ensure_tuple_dims(kernel_size, spatial_dims, "kernel_size")
         check_odd_kernel(kernel, "kernel_size")
         stride_list = [ensure_tuple_dims(s, spatial_dims, f"strides[{i}]") for i, s in enumerate(strides)]
@@ -260,6 +311,7 @@ class DAResUNet(nn.Module):
                         num_heads=min(heads[i], ch),
                         window_size=window_size,
                         sparse_mode=sparse_mode,
+                        sparse_norm=sparse_norm,
                         topk_ratios=topk_ratios,
                         kind=self_attention,
                     )  # fmt: skip
@@ -282,14 +334,22 @@ class DAResUNet(nn.Module):
             )
             decoder.append(_DecoderLevel(up, gate, block(2 * channels[i], channels[i])))
         self.decoder = nn.ModuleList(decoder)
-        # input_stride > 1: back to the input size before the head (no module, no parameters otherwise)
+        # input_stride > 1 without the refinement path: back to the input size before the head (no module, no
+        # parameters otherwise); with it, the path up-samples and fuses the input's own features
         self.restore: nn.Module = nn.Identity()
-        if any(s != 1 for s in first):
+        self.refinement: nn.Module = _CoarseOutput()
+        if full_res_channels > 0:
+            self.refinement = FullResolutionRefinement(
+                spatial_dims, in_channels, channels[0], full_res_channels, strides=first, kernel_size=kernel,
+                act=act, norm=norm,
+            )  # fmt: skip
+        elif any(s != 1 for s in first):
             self.restore = Convolution(
                 spatial_dims, channels[0], channels[0], strides=first, kernel_size=first, padding=0,
                 output_padding=0, act=act, norm=norm, is_transposed=True,
             )  # fmt: skip
-        self.head = Conv[Conv.CONV, spatial_dims](channels[0], out_channels, kernel_size=1)
+        head_in = full_res_channels if full_res_channels > 0 else channels[0]
+        self.head = Conv[Conv.CONV, spatial_dims](head_in, out_channels, kernel_size=1)
         # deep supervision: 1x1 heads on every decoder level but the last (lower resolutions)
         ds = [Conv[Conv.CONV, spatial_dims](channels[i], out_channels, kernel_size=1) for i in range(levels - 2, 0, -1)]
         self.ds_heads = nn.ModuleList(ds if deep_supervision else [])
@@ -336,14 +396,14 @@ class DAResUNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Segmentation logits ``(B, out_channels, *spatial)``, whatever the settings."""
         h, _, _ = self._features(x)
-        return self.head(self.restore(h))
+        return self.head(self.refinement(self.restore(h), x))
 
     @torch.jit.export
     def forward_with_heads(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
         """All heads: ``{"seg": (B, C, *S)}`` plus ``"image": (B, K)`` when ``num_image_classes > 0`` and
         ``"deep_supervision": (B, 1 + L, C, *S)`` (index 0 = ``seg``) when ``deep_supervision``."""
         h, bottleneck, outs = self._features(x)
-        seg = self.head(self.restore(h))
+        seg = self.head(self.refinement(self.restore(h), x))
         result: Dict[str, torch.Tensor] = {"seg": seg}
         if self.num_image_classes > 0:
             dims = list(range(2, bottleneck.ndim))
