@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from monai.networks.blocks import Convolution
 
 from cranialseg.networks import VARIANTS, DAResUNet
-from cranialseg.networks.blocks import CBAM, SparseAttentionLayer
+from cranialseg.networks.blocks import CBAM, SparseAttentionLayer, space_to_depth
 
 SMALL = {"channels": (8, 16, 32), "strides": (2, 2), "num_heads": 4}
 
@@ -340,6 +341,9 @@ CT_NET = {
     "num_heads": 4,
 }
 
+EFFICIENT_US_PARAMS = 513_673
+EFFICIENT_CT_PARAMS = 1_337_064
+
 EFFICIENT_SHAPE_CASES = [
     # (spatial_dims, in, out, batch, spatial, kwargs)
     (2, 1, 3, 2, (64, 48), {**SMALL}),
@@ -363,32 +367,45 @@ def test_efficient_output_shape(spatial_dims, cin, cout, batch, spatial, kwargs)
 
 
 def test_efficient_preset_settings():
-    """Strided first level as MONAI UNet (strides[0] per axis), thin full-resolution path, normalised sparse
-    branch; explicit arguments override the preset; the faithful default is unchanged."""
-    net = DAResUNet(3, 3, 6, preset="efficient", **CT_NET)
-    assert net.total_stride == [16, 16, 4]
-    first = net.encoder[0][0].conv1.conv
-    assert tuple(first.stride) == (2, 2, 1)
-    assert isinstance(net.restore, torch.nn.Identity)
-    assert net.refinement.stem.conv.out_channels == 8 and net.head.in_channels == 8
-    assert [lvl[-1].sparse_norm for lvl in net.refine if isinstance(lvl[-1], SparseAttentionLayer)] == ["sum"] * 2
+    """Levels at MONAI UNet's resolutions for the same strides (the first strided by strides[0], the deepest at the
+    resolution above it; same total stride), one convolution per decoder level, the image fused on the first
+    level's grid, the sparse branch normalised; explicit arguments override the preset; faithful unchanged."""
+    net = DAResUNet(3, 3, 6, preset="efficient", **CT_NET).eval()
+    assert net.total_stride == [8, 8, 4]
     sizes = []
-    net.encoder[0].register_forward_hook(lambda m, i, o: sizes.append(tuple(o.shape[2:])))
-    net.eval()(torch.rand(1, 3, 32, 32, 8))
-    assert sizes == [(16, 16, 8)]  # no residual level at the input size
+    for stage in net.encoder:
+        stage.register_forward_hook(lambda m, i, o: sizes.append(tuple(o.shape[2:])))
+    assert net(torch.rand(1, 3, 32, 32, 8)).shape == (1, 6, 32, 32, 8)
+    # MONAI UNet(strides=[[2, 2, 1], [2, 2, 2], [2, 2, 2]]): 16 ch at 16x16x8, 32 at 8x8x4, 64 and 128 at 4x4x2
+    assert sizes == [(16, 16, 8), (8, 8, 4), (4, 4, 2), (4, 4, 2)]
+    assert all(isinstance(level.block, Convolution) for level in net.decoder)
+    assert net.decoder[-1].block.conv.in_channels == 2 * 16 + 3 * 4  # up + skip + image as 2x2x1 patches
+    assert net.restore.conv.out_channels == 8 and net.head.in_channels == 8
+    assert [lvl[-1].sparse_norm for lvl in net.refine if isinstance(lvl[-1], SparseAttentionLayer)] == ["sum"] * 2
     faithful = DAResUNet(3, 3, 6, **CT_NET)
     assert faithful.total_stride == [8, 8, 4] and tuple(faithful.encoder[0][0].conv1.conv.stride) == (1, 1, 1)
-    custom = DAResUNet(2, 1, 2, preset="efficient", **SMALL, input_stride=1, full_res_channels=0, sparse_norm="none")
+    custom = DAResUNet(
+        2, 1, 2, preset="efficient", **SMALL, stride_layout="levels", decoder_block="residual", full_res_channels=0,
+        sparse_norm="none",
+    )  # fmt: skip
     reference = DAResUNet(2, 1, 2, **SMALL)
     assert _count(custom) == _count(reference)
     assert custom.state_dict().keys() == reference.state_dict().keys()
 
 
+def test_space_to_depth_is_a_lossless_rearrangement():
+    x = torch.rand(2, 3, 8, 6, 4)
+    y = space_to_depth(x, [2, 3, 1])
+    assert y.shape == (2, 3 * 6, 4, 2, 4)
+    torch.testing.assert_close(y[:, :6, 1, 1, 2].reshape(2, 2, 3), x[:, 0, 2:4, 3:6, 2])  # one patch, raster order
+    assert torch.equal(torch.sort(y.flatten())[0], torch.sort(x.flatten())[0])
+
+
 @pytest.mark.parametrize(
     "spatial_dims, kwargs, expected",
     [
-        (2, US_NET, 598_737),  # US bundle network (1 in, 3 out); faithful: 596,969
-        (3, {**CT_NET, "num_image_classes": 4}, 1_547_888),  # CT bundle network (3 in, 6 out); faithful: 1,543,264
+        (2, US_NET, EFFICIENT_US_PARAMS),  # US bundle network (1 in, 3 out); faithful: 596,969
+        (3, {**CT_NET, "num_image_classes": 4}, EFFICIENT_CT_PARAMS),  # CT bundle (3 in, 6 out); faithful: 1,543,264
     ],
 )
 def test_efficient_pinned_parameter_counts(spatial_dims, kwargs, expected):
@@ -396,17 +413,30 @@ def test_efficient_pinned_parameter_counts(spatial_dims, kwargs, expected):
     assert _count(DAResUNet(spatial_dims, cin, cout, preset="efficient", **kwargs)) == expected
 
 
-def test_efficient_refinement_path_parameter_count():
-    """Against the faithful network, the efficient one only adds the full-resolution path (transposed conv
-    16 -> 8 and stem conv in -> 8 with bias and affine instance norm, fusion conv 16 -> 8 with bias) and narrows the
-    head from 16 to 8 inputs; the encoder's first block just gets a strided first convolution and shortcut."""
+def test_efficient_parameters_differ_from_faithful_only_where_documented():
+    """Same encoder and attention; the decoder blocks become single convolutions (the deepest up-sampling a 1x1
+    transposed convolution, stride 1), the top one reads 4 more channels (the image as 2x2 patches), and a
+    transposed 2x2 convolution 16 -> 8 with affine instance norm feeds an 8-channel head."""
     full = DAResUNet(2, 1, 3, **US_NET)
     fast = DAResUNet(2, 1, 3, preset="efficient", **US_NET)
-    up = 16 * 8 * 4 + 8 + 16
-    stem = 1 * 8 * 9 + 8 + 16
-    fuse = 16 * 8 * 9 + 8  # a plain convolution (residual correction)
-    head_change = 8 * 3 - 16 * 3
-    assert _count(fast) - _count(full) == up + stem + fuse + head_change
+    enc = lambda n: sum(_count(m) for m in list(n.encoder) + list(n.refine))  # noqa: E731
+    assert enc(fast) == enc(full)
+
+    def res_block(cin, c):
+        return cin * c * 9 + c + 2 * c + c * c * 9 + c + 2 * c + cin * c + c + 2 * c
+
+    def conv_block(cin, c):
+        return cin * c * 9 + c + 2 * c
+
+    def up(cin, c, k):
+        return cin * c * k + c + 2 * c
+
+    dec_full = sum(up(2 * c, c, 4) + res_block(2 * c, c) for c in (64, 32, 16))
+    dec_fast = up(128, 64, 1) + conv_block(128, 64) + up(64, 32, 4) + conv_block(64, 32)
+    dec_fast += up(32, 16, 4) + conv_block(32 + 4, 16)
+    assert sum(_count(lv) for lv in full.decoder) == dec_full
+    assert sum(_count(lv) for lv in fast.decoder) == dec_fast
+    assert _count(fast.restore) == up(16, 8, 4) and _count(fast.head) == 8 * 3 + 3
 
 
 @pytest.mark.parametrize(
@@ -426,6 +456,12 @@ def test_efficient_preset_bad_settings_raise():
         DAResUNet(2, 1, 2, preset="eficient")
     with pytest.raises(ValueError, match="full_res_channels must be >= 0"):
         DAResUNet(2, 1, 2, preset="efficient", full_res_channels=-1)
+    with pytest.raises(ValueError, match="cannot be combined with stride_layout='unet'"):
+        DAResUNet(2, 1, 2, preset="efficient", input_stride=2)
+    with pytest.raises(ValueError, match="residual"):
+        DAResUNet(2, 1, 2, decoder_block="resid")
+    with pytest.raises(ValueError, match="unet"):
+        DAResUNet(2, 1, 2, stride_layout="unett")
 
 
 def test_efficient_2d_network_learns_a_toy_mask():
