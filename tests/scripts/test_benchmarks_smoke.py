@@ -89,6 +89,21 @@ def test_benchmark_networks_tiny(tmp_path):
     assert payload["matmul_peak"]["median_gflops"] > 0
 
 
+def test_benchmark_networks_tiny_efficient_preset(tmp_path):
+    """The efficient preset's row: fewer FLOPs than the faithful default at the same widths, its settings recorded."""
+    bench = load_script("benchmark_networks")
+    out = tmp_path / "networks.json"
+    bench.main(["--tiny", "--dims", "2", "--models", "(default)", "efficient", "--repeats", "1", "--threads", "1",
+                "--backends", "eager", "--out", str(out)])  # fmt: skip
+    rows = {r["name"]: r for r in json.loads(out.read_text())["rows"]}
+    default, fast = (
+        rows["ours dual_attention (default)"],
+        rows["ours dual_attention efficient (preset, sal_levels from 2)"],
+    )
+    assert fast["status"] == "ok" and fast["settings"]["preset"] == "efficient"
+    assert fast["gflops"] < default["gflops"] / 2
+
+
 def test_benchmark_inference_tiny(tmp_path):
     bench = load_script("benchmark_inference")
     out = tmp_path / "inference.json"
