@@ -1,9 +1,10 @@
 """Networks: the dual-attention Residual U-Net (CBAM + sparse attention layer) and its building blocks."""
 
 from .blocks import CBAM, ChannelAttention, ResidualBlock, SparseAttentionLayer, SpatialAttention
-from .nets import VARIANTS, DAResUNet, DAResUnet, DualAttentionResUNet
+from .nets import PRESETS, VARIANTS, DAResUNet, DAResUnet, DualAttentionResUNet
 
 __all__ = [
+    "PRESETS",
     "CBAM",
     "ChannelAttention",
     "DAResUNet",

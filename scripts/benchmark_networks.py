@@ -61,6 +61,13 @@ def sal_levels_of(net: torch.nn.Module) -> List[int]:
     return [i for i, level in enumerate(refine) if any(isinstance(m, SparseAttentionLayer) for m in level.modules())]
 
 
+def _first_level_stride(settings: Dict[str, Any]) -> int:
+    """The first level's stride of a network's settings: ``input_stride``, or 2 for the efficient preset (its
+    first level strided by ``strides[0]``, as MONAI UNet's; the deepest level keeps the resolution above, so the
+    estimate's worst level is unchanged)."""
+    return int(settings.get("input_stride", 2 if settings.get("preset") == "efficient" else 1))
+
+
 def estimate_attention_gb(
     input_shape: Sequence[int],
     channels: Sequence[int],
@@ -137,6 +144,13 @@ def model_specs(spatial_dims: int, channels: Sequence[int]) -> List[Dict[str, An
         },
         {"name": "ours csr_unet", "family": "ours", "variant": "csr_unet", "sal_levels": None},
         {"name": "ours attention_gated", "family": "ours", "variant": "attention_gated", "sal_levels": None},
+        {  # issue 15: levels at MONAI UNet's resolutions, one-conv decoder, image fused on the first level's grid
+            "name": "ours dual_attention efficient (preset, sal_levels from 2)",
+            "family": "ours",
+            "variant": "dual_attention",
+            "sal_levels": [2, 3, 4][: max(0, len(ch) - 2)],
+            "preset": "efficient",
+        },
     ]
     for s in specs:
         kw: Dict[str, Any] = {} if s["sal_levels"] is None else {"sal_levels": tuple(s["sal_levels"])}
@@ -144,6 +158,8 @@ def model_specs(spatial_dims: int, channels: Sequence[int]) -> List[Dict[str, An
             kw["num_heads"] = tuple(s["num_heads"])
         if s.get("input_stride"):
             kw["input_stride"] = s["input_stride"]
+        if s.get("preset"):
+            kw["preset"] = s["preset"]
         s["factory"] = ours(s["variant"], **kw)
         s["settings"] = {"channels": list(ch), "strides": list(strides), "variant": s["variant"], **kw}
     specs += [
@@ -287,7 +303,7 @@ def run_dims(spatial_dims: int, args: argparse.Namespace) -> List[Dict[str, Any]
         sal = spec.get("variant") == "dual_attention"
         if sal:
             row["attention_estimate_gb"] = estimate_attention_gb(
-                shape, args.channels, sal_levels_of(net), input_stride=spec["settings"].get("input_stride", 1)
+                shape, args.channels, sal_levels_of(net), input_stride=_first_level_stride(spec["settings"])
             )
         print(f"[{spatial_dims}D] {spec['name']}: params {row['params']:,}, GFLOPs {row['gflops']}", flush=True)
         if sal and row["attention_estimate_gb"] > args.max_gb:

@@ -6,7 +6,10 @@ runs the bundle's ``train.json`` + ``evaluate.json`` through ``monai.bundle.Conf
 (datalist, output folder): per-class Dice, IoU, HD95 and ASD in mm, volume error (mL for CT, mm² for US) on the
 original image grid, and image-level detection (the CT network's image-level head and, for comparison, the
 predicted masks). Next to it the threshold baseline of :mod:`cranialseg.demo.baseline` on the same phantoms, so
-the figures have a floor. Writes ``benchmarks/results/quality_phantoms_cpu.json``.
+the figures have a floor. With ``../shared`` beside the checkout (``--real-ct``), the real-scan check of the CT
+bundle follows: its ``inference.json`` on the real normal head CT ``../shared/data/head_ct_dicom_ge_tilt`` (a DICOM
+folder, held out of all training), predicted volume per class and image-level probabilities; every mL of
+haemorrhage there is a false finding (goal: < 2 mL). Writes ``benchmarks/results/quality_phantoms_cpu.json``.
 
 ``--side-by-side`` trains instead, with one recipe per task, this project's networks next to MONAI's (``UNet``
 with two residual units, ``AttentionUnet``, ``SegResNet``, at the bundle network's channels and strides): each is
@@ -43,10 +46,21 @@ from cranialseg.benchmarking import (
     publish_results,
 )
 
-__all__ = ["main", "evaluate_bundle", "baseline_scores", "side_by_side_overrides", "train_bundle"]
+__all__ = [
+    "main",
+    "evaluate_bundle",
+    "baseline_scores",
+    "side_by_side_overrides",
+    "train_bundle",
+    "real_normal_ct_check",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLES = {"ct": "head_ct_haemorrhage_segmentation", "us": "cranial_us_ventricle_segmentation"}
+#: the real normal head CT of the real-scan check (a DICOM folder; never used in training)
+REAL_NORMAL_CT = ROOT.parent / "shared" / "data" / "head_ct_dicom_ge_tilt"
+#: goal 1 of issue 17: total predicted haemorrhage on the real normal scan, mL
+REAL_NORMAL_MAX_ML = 2.0
 #: a tiny setting for the smoke test: small phantoms, 2 cases
 TINY = {"ct": {"shape": (64, 64, 16), "spacing": (3.6, 3.6, 10.0)}, "us": {"size": (96, 96), "spacing": 0.8}}
 
@@ -165,6 +179,52 @@ def run_task(task: str, num_cases: int, seed: int, workdir: Path, tiny: bool) ->
         "threshold_baseline": baseline,
         "detection": summary.get("detection"),
         "detection_from_mask": summary.get("detection_from_mask"),
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }
+
+
+def real_normal_ct_check(series: Path, workdir: Path, overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The CT bundle's ``inference.json`` on the real normal series ``series`` (DICOM folder): per-class mL, total
+    haemorrhage, image-level probabilities and whether the goal (< :data:`REAL_NORMAL_MAX_ML` mL) is met."""
+    import shutil
+
+    from monai.bundle import ConfigWorkflow
+
+    t0 = time.perf_counter()
+    inputs = workdir / "real_normal_ct" / "in" / series.name
+    inputs.mkdir(parents=True, exist_ok=True)
+    for f in sorted(series.glob("*.dcm")):
+        shutil.copy(f, inputs / f.name)
+    out = workdir / "real_normal_ct" / "out"
+    configs = ROOT / "bundle" / BUNDLES["ct"] / "configs"
+    workflow = ConfigWorkflow(
+        config_file=str(configs / "inference.json"),
+        meta_file=str(configs / "metadata.json"),
+        logging_file=False,
+        run_id="run",
+        input_dir=str(inputs.parent),
+        output_dir=str(out),
+        write_dicom_seg=False,
+        overwrite=True,
+        **(overrides or {}),
+    )
+    workflow.initialize()
+    workflow.run()
+    workflow.finalize()
+    summary = json.loads((out / "run_summary.json").read_text())
+    if summary.get("failures") or not summary.get("cases"):
+        return {"series": str(series), "status": "error", "failures": summary.get("failures")}
+    case = summary["cases"][0]
+    volumes = {name: v["volume_ml"] for name, v in case["volumes"].items()}
+    total = round(sum(v for name, v in volumes.items() if name != "ventricles"), 3)
+    return {
+        "series": series.name,
+        "status": "ok",
+        "volume_ml": volumes,
+        "haemorrhage_ml": total,
+        "goal_ml": REAL_NORMAL_MAX_ML,
+        "goal_met": total < REAL_NORMAL_MAX_ML,
+        "image_level": case.get("image_level"),
         "wall_s": round(time.perf_counter() - t0, 1),
     }
 
@@ -315,6 +375,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--epochs-ct", type=int, default=0, help="side by side: CT epochs (0: the bundle's max_epochs)")
     p.add_argument("--epochs-us", type=int, default=0, help="side by side: US epochs (0: the bundle's max_epochs)")
     p.add_argument("--merge", action="store_true", help="side by side: keep the other networks' rows of --out")
+    p.add_argument(
+        "--real-ct",
+        type=Path,
+        default=REAL_NORMAL_CT,
+        help="real normal head CT (DICOM folder) for the real-scan check; skipped when absent or --tiny "
+        "(default: ../shared)",
+    )
     args = p.parse_args(argv)
     if args.out is None:
         name = "quality_phantoms_side_by_side_cpu.json" if args.side_by_side else "quality_phantoms_cpu.json"
@@ -335,6 +402,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             tasks = {t: run_side_by_side(t, args, workdir) for t in args.tasks}
         else:
             tasks = {t: run_task(t, _num_unseen(t, args), args.seed, workdir, args.tiny) for t in args.tasks}
+            if "ct" in tasks and not args.tiny and args.real_ct and Path(args.real_ct).is_dir():
+                tasks["ct"]["real_normal_ct"] = real_normal_ct_check(Path(args.real_ct), workdir)
     side = args.side_by_side
     notes = (
         [

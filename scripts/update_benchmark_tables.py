@@ -246,6 +246,17 @@ def render_phantoms(payload: Dict[str, Any]) -> str:
                 f"Any haemorrhage/lesion, image level ({det.get('source')}): sensitivity / specificity {_rates(det)}; "
                 f"from the predicted masks: {_rates(mask)}.",
             ]
+        real = r.get("real_normal_ct")
+        if real and real.get("status") == "ok":
+            vols = ", ".join(f"{k} {_fmt(v)}" for k, v in real["volume_ml"].items())
+            probs = ", ".join(f"{k} {_fmt(v)}" for k, v in (real.get("image_level") or {}).items())
+            out += [
+                "",
+                f"Real normal head CT (`{real['series']}`, no haemorrhage; through `inference.json`): predicted "
+                f"haemorrhage {_fmt(real['haemorrhage_ml'])} mL (goal < {_fmt(real['goal_ml'])} mL: "
+                f"{'met' if real['goal_met'] else 'NOT met'}); mL per class: {vols}"
+                + (f"; image-level probabilities: {probs}." if probs else "."),
+            ]
     if payload.get("notes"):
         out += ["", " ".join(payload["notes"])]
     return "\n".join(out)

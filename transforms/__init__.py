@@ -2,8 +2,9 @@
 
 Families: :mod:`.ct` (multi-window channels, intracranial masking), :mod:`.ultrasound` (grey conversion, sector
 masking, speckle-aware normalisation), :mod:`.speckle` (random speckle and acoustic shadows), :mod:`.labels`
-(image-level presence labels) and :mod:`.label_check` (a label checked against the label set and its image's grid).
-All are intensity transforms or checks (no resampling), so ``Invertd`` passes them through.
+(image-level presence labels), :mod:`.label_check` (a label checked against the label set and its image's grid) and
+:mod:`.lesions` (lesion-aware post-processing of a CT label map). All are intensity transforms or checks (no
+resampling), so ``Invertd`` passes them through.
 """
 
 from .ct import (
@@ -20,6 +21,13 @@ from .ct import (
 )
 from .label_check import CheckLabel, CheckLabelD, CheckLabeld, CheckLabelDict
 from .labels import LabelToPresence, LabelToPresenceD, LabelToPresenced, LabelToPresenceDict
+from .lesions import (
+    RemoveImplausibleLesions,
+    RemoveImplausibleLesionsD,
+    RemoveImplausibleLesionsd,
+    RemoveImplausibleLesionsDict,
+    implausible_lesion_components,
+)
 from .speckle import (
     RandAcousticShadow,
     RandAcousticShadowD,
@@ -65,6 +73,11 @@ __all__ = [
     "LabelToPresenced",
     "LabelToPresenceD",
     "LabelToPresenceDict",
+    "RemoveImplausibleLesions",
+    "RemoveImplausibleLesionsd",
+    "RemoveImplausibleLesionsD",
+    "RemoveImplausibleLesionsDict",
+    "implausible_lesion_components",
     "RandAcousticShadow",
     "RandAcousticShadowd",
     "RandAcousticShadowD",

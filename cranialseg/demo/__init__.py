@@ -7,7 +7,7 @@ datalist and the cases it lists when they are not there yet; bundles call it whe
 from .baseline import ct_threshold_dice, threshold_baseline, us_threshold_dice
 from .ct_phantom import CT_LABELS, CTPhantom, generate_ct_phantom, phantom_affine
 from .dicom_writer import lps_affine_from_ras, write_ct_series
-from .generate import DEFAULT_NUM_CASES, ensure_demo_data, split_cases
+from .generate import DEFAULT_NUM_CASES, demo_datalist, ensure_demo_data, split_cases
 from .hc18 import prepare_hc18, ramanujan_circumference
 from .us_phantom import US_LABELS, USPhantom, generate_us_phantom
 
@@ -18,6 +18,7 @@ __all__ = [
     "US_LABELS",
     "USPhantom",
     "ct_threshold_dice",
+    "demo_datalist",
     "ensure_demo_data",
     "generate_ct_phantom",
     "generate_us_phantom",

@@ -13,12 +13,19 @@ pineal calcifications. Haemorrhages (Heit et al., "Imaging of intracranial hemor
 * IPH (label 4): lobulated blob in the parenchyma, 60-90 HU, with a hypodense oedema rim (15-24 HU, unlabelled);
 * IVH (label 5): blood layering in the dependent (posterior) part of a lateral ventricle, 50-80 HU.
 
-Image formation: three sub-slices per slice are averaged (thick-slice partial volume), an in-plane blur (PSF),
-beam hardening (brightening next to the inner table and dark streaks in the posterior fossa), a smooth intensity
-inhomogeneity, per-case grey/white contrast and correlated noise of 2.5-5.5 HU. These make intensity thresholds
-unreliable, as in real scans: the trivial HU-threshold baseline scores Dice 0.20 (ventricles) and 0.33 (any
-haemorrhage; EDH 0.20, SDH 0.46, IPH 0.21, IVH 0.06), see :mod:`cranialseg.demo.baseline`. A default case
-(128 x 128 x 32) takes about 0.8 s on one core.
+Haemorrhage mimics (blood-dense normal anatomy, never labelled, in negatives and positives alike; the reason a
+naive network paints "SDH" along the inner table of a real scan): dural venous sinuses (superior sagittal,
+transverse, straight; 42-62 HU), the tentorium (55-85 HU sheet over the posterior fossa), a dense choroid glomus,
+calcified choroid plexus and pineal (100-450 HU, 1-7 mm), falx plaques and basal ganglia calcification, beam
+hardening in two bands under the inner table (up to ~26 HU), dark and bright streaks between the petrous bones.
+``negative_fraction`` adds lesion-free cases (hard negatives); ``mimics=False`` switches the anatomy off.
+
+Image formation: three sub-slices per slice are averaged (thick-slice partial volume, which turns the inner
+table into a 100-300 HU rim), an in-plane PSF (0.72 mm), beam hardening, a smooth intensity inhomogeneity,
+per-case grey/white contrast and correlated noise of 2.5-5.5 HU with a per-case grain (0.9-1.6 mm, soft to sharp
+kernels). These make intensity thresholds unreliable, as in real scans (see :mod:`cranialseg.demo.baseline`). A
+default case (128 x 128 x 32 at 1.8 x 1.8 x 5 mm) takes about 1 s on one core; the CT bundle's recipe grid
+(224 x 224 x 32 at 1 x 1 x 5 mm) about 3-6 s.
 """
 
 from __future__ import annotations
@@ -118,11 +125,75 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
+def _add_mimics(
+    rng: np.random.Generator,
+    hu: np.ndarray,
+    inside: np.ndarray,
+    brain: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    w: np.ndarray,
+    depth: np.ndarray,
+    base: np.ndarray,
+    axes: Sequence[float],
+    atria: Sequence[Sequence[float]],
+    vent_f: float,
+) -> None:
+    """Write the hyperdense normal anatomy that fools a naive haemorrhage detector into ``hu`` (in place).
+
+    Dural venous sinuses (superior sagittal, transverse, straight; circulating blood, 42-62 HU), the tentorium
+    (a dense dural sheet over the cerebellum), a dense uncalcified choroid glomus in the atria, falx and basal
+    ganglia calcifications. None of them is labelled: the network must learn them as background.
+    """
+    blood = rng.uniform(42.0, 62.0)
+    # superior sagittal sinus: a triangle under the midline of the vault, wider posteriorly
+    width = 2.5 + 3.0 * np.clip((v + 40.0) / 110.0, 0.0, 1.0)
+    sss = inside & (depth < 7.0) & (np.abs(u) < width * (1.0 - depth / 7.0)) & (w > base + 12.0) & (v > -55.0)
+    hu[sss] = blood
+    # transverse sinuses along the occipital inner table at the tentorium's attachment, meeting at the torcula
+    level = -24.0 + rng.uniform(-4.0, 4.0) - 0.08 * np.abs(u)
+    hu[inside & (depth < 5.5) & (v > 25.0) & (np.abs(w - level) < 3.2)] = blood
+    # tentorium: a tent over the posterior fossa, highest at the midline, open at the incisura
+    tent_w = -28.0 + 18.0 * np.exp(-((u / 32.0) ** 2)) - 0.12 * (v - 40.0) + rng.uniform(-3.0, 3.0)
+    notch = (np.abs(u) < 11.0) & (v < 28.0)
+    tent = inside & (v > 4.0) & (np.abs(w - tent_w) < rng.uniform(0.5, 1.1)) & ~notch & (np.abs(u) < 60.0)
+    hu[tent] = rng.uniform(55.0, 85.0)
+    # straight sinus, from the vein of Galen to the torcula
+    box = inside & (np.abs(u) < 5.0) & (v > 20.0) & (w < 8.0) & (w > -40.0)
+    if box.any():
+        d, _ = _segment_distance(
+            np.stack([u[box], v[box], w[box]], -1), np.array([0.0, 28.0, 2.0]), np.array([0.0, 0.9 * axes[1], -24.0])
+        )
+        straight = np.zeros_like(box)
+        straight[box] = d < 2.4
+        hu[straight] = blood
+    if rng.random() < 0.35:  # dense, uncalcified choroid glomus (the classic IVH mimic)
+        for c in atria:
+            r = rng.uniform(2.0, 3.5) * min(1.0, vent_f)  # the glomus fills less of a slit-like atrium
+            glomus = inside & ((u - c[0]) ** 2 + ((v - c[1]) / 1.3) ** 2 + (w - c[2]) ** 2 < r * r)
+            hu[glomus] = np.maximum(hu[glomus], rng.uniform(40.0, 62.0))
+    if rng.random() < 0.3:  # falx calcification: flat plaques along the falx
+        for _ in range(int(rng.integers(1, 4))):
+            cv = rng.choice([-1.0, 1.0]) * rng.uniform(26.0, 60.0)
+            cw, r = rng.uniform(20.0, 50.0), rng.uniform(1.5, 4.5)
+            plaque = inside & ((u / 1.2) ** 2 + ((v - cv) / r) ** 2 + ((w - cw) / r) ** 2 < 1.0)
+            hu[plaque] = rng.uniform(200.0, 900.0)
+    if rng.random() < 0.12:  # basal ganglia (globus pallidus) calcification, both sides: an IPH mimic
+        r = rng.uniform(0.6, 1.2)
+        hu_bg = rng.uniform(80.0, 250.0)
+        for side in (1.0, -1.0):
+            dist = ((u - side * 18.0) / (3.0 * r)) ** 2 + ((v + 2.0) / (5.0 * r)) ** 2 + (w / (4.0 * r)) ** 2
+            bg = brain & (dist < 1)
+            hu[bg] = hu_bg
+
+
 def generate_ct_phantom(
     rng: np.random.Generator,
     shape: Sequence[int] = (128, 128, 32),
     spacing: Sequence[float] = (1.8, 1.8, 5.0),
     lesion_probability: dict[str, float] | None = None,
+    negative_fraction: float = 0.0,
+    mimics: bool = True,
 ) -> CTPhantom:
     """Generate one head CT phantom.
 
@@ -132,6 +203,10 @@ def generate_ct_phantom(
         spacing: voxel size in mm; thick slices (5 mm) by default, like routine head CT.
         lesion_probability: probability of each lesion type per case (default EDH 0.3, SDH 0.35, IPH 0.35,
             IVH 0.3; about a fifth of the cases have no haemorrhage).
+        negative_fraction: probability that a case has no haemorrhage at all, drawn before the lesion types (hard
+            negatives: the mimics below without any blood); 0 leaves only ``lesion_probability``.
+        mimics: add the blood-dense normal anatomy (dural venous sinuses, tentorium, dense choroid glomus, falx
+            and basal ganglia calcifications; :func:`_add_mimics`); False for an ablation.
 
     Returns:
         a :class:`CTPhantom` with HU as int16 and labels as uint8 (values of :data:`CT_LABELS`).
@@ -140,6 +215,8 @@ def generate_ct_phantom(
     spacing_arr = np.asarray(spacing, dtype=np.float64)
     if len(shape) != 3 or len(spacing_arr) != 3 or min(shape) < 4 or spacing_arr.min() <= 0:
         raise ValueError(f"shape must be 3 sizes >= 4 and spacing 3 positive values, got {shape!r}, {spacing!r}")
+    if not 0.0 <= float(negative_fraction) <= 1.0:
+        raise ValueError(f"negative_fraction must be in [0, 1], got {negative_fraction!r}")
     probs = {"EDH": 0.3, "SDH": 0.35, "IPH": 0.35, "IVH": 0.3}
     probs.update(lesion_probability or {})
     nx, ny, nz = shape
@@ -156,6 +233,11 @@ def generate_ct_phantom(
     atrophy = rng.uniform(0.0, 1.0)
     noise_sd = rng.uniform(2.5, 5.5)
     beam_hardening = rng.uniform(3.0, 12.0)
+    # the mimics below draw from their own stream, so the draws above (and the lesions) stay as they were
+    mrng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
+    negative = mrng.random() < negative_fraction
+    if negative:
+        probs = dict.fromkeys(probs, 0.0)
 
     # ---- anatomical coordinates of every sub-slice sample ---------------------------------------------------
     zsub = (np.arange(nz * _SUBSLICES) + 0.5) / _SUBSLICES - 0.5  # k coordinates of sub-slices
@@ -236,15 +318,20 @@ def generate_ct_phantom(
     hu[sulci] = csf
     fissure = inside & (np.abs(u) < 1.0 + 1.5 * atrophy) & ((np.abs(v) > 22) | (w > 32))
     hu[fissure] = csf
-    falx = inside & (np.abs(u) < 0.45) & ((np.abs(v) > 24) | (w > 36))
+    falx = inside & (np.abs(u) < mrng.uniform(0.35, 1.1)) & ((np.abs(v) > 24) | (w > 36))
     hu[falx] = rng.uniform(70, 110)
     vent = inside & _ventricles(u, v, w, vent_f, rng.uniform(-0.15, 0.15))
     hu[vent] = csf
-    if rng.random() < 0.6:  # choroid plexus calcification in the atria
-        for side in (1, -1):
-            hu[inside & ((u - side * (15 + 5 * vent_f)) ** 2 + (v - 18) ** 2 + (w - 10) ** 2 < 4.0)] = 160.0
+    atria = [(side * (15 + 5 * vent_f), 18.0, 10.0) for side in (1, -1)]
+    if rng.random() < 0.6:  # choroid plexus calcification in the atria, from a speck to a 7 mm glomus
+        for c in atria:
+            r = mrng.uniform(1.2, 3.6)
+            hu[inside & ((u - c[0]) ** 2 + (v - c[1]) ** 2 + (w - c[2]) ** 2 < r * r)] = mrng.uniform(100, 450)
     if rng.random() < 0.5:  # pineal calcification
-        hu[inside & (u**2 + (v - 24) ** 2 + (w - 2) ** 2 < 3.0)] = 180.0
+        r = mrng.uniform(1.2, 3.2)
+        hu[inside & (u**2 + (v - 24) ** 2 + (w - 2) ** 2 < r * r)] = mrng.uniform(100, 450)
+    if mimics:
+        _add_mimics(mrng, hu, inside, brain, u, v, w, depth, base, axes, atria, vent_f)
 
     # ---- lesions ------------------------------------------------------------------------------------------
     label = np.zeros(u.shape, dtype=np.uint8)
@@ -313,16 +400,21 @@ def generate_ct_phantom(
     # ---- image formation -------------------------------------------------------------------------------
     near_bone = inside & (depth < 12)
     hu[near_bone] += beam_hardening * np.exp(-depth[near_bone] / 3.5)
+    cupping, reach = mrng.uniform(0.0, 14.0), mrng.uniform(1.5, 5.0)  # a second, sharper hardening band
+    hu[near_bone] += cupping * np.exp(-depth[near_bone] / reach)
     low = inside & (w < base + 25) & (v > 0)
-    if low.any():  # streaks between the petrous bones (Hounsfield bar)
+    if low.any():  # streaks between the petrous bones (Hounsfield bar), dark and bright
         ang = np.arctan2(v[low], u[low])
         hu[low] -= rng.uniform(10, 30) * np.maximum(0, np.cos(rng.integers(6, 12) * ang + rng.uniform(0, 6.3))) ** 6
+        bright = np.cos(mrng.integers(5, 13) * ang + mrng.uniform(0, 6.3))
+        hu[low] += mrng.uniform(0, 30) * np.maximum(0, bright) ** 8 * np.exp(-(w[low] - base[low]) / 15.0)
     hu[inside] += 3.0 * inhom[inside]
     hu = hu.reshape(nx, ny, nz, _SUBSLICES)
     has_bone = (hu > 300).any(axis=-1)  # thick-slice voxels touching bone read as bone, not as blood
     hu = hu.mean(axis=-1)  # slice-thickness partial volume
-    hu = ndimage.gaussian_filter(hu, (0.4, 0.4, 0.0))  # in-plane PSF
-    noise = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), (0.7, 0.7, 0.0))
+    hu = ndimage.gaussian_filter(hu, (0.72 / sx, 0.72 / sy, 0.0))  # in-plane PSF (mm)
+    grain = mrng.uniform(0.9, 1.6)  # noise grain (mm): soft to sharp reconstruction kernels
+    noise = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), (grain / sx, grain / sy, 0.0))
     hu += noise * (noise_sd / max(float(noise.std()), 1e-6))
     sub = label.reshape(nx, ny, nz, _SUBSLICES)  # label of a thick slice: majority of its sub-slices
     label = np.where(sub[..., 0] == sub[..., -1], sub[..., 0], sub[..., _SUBSLICES // 2])

@@ -16,6 +16,8 @@ only missing cases are generated on a later call.
 from __future__ import annotations
 
 import json
+import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +29,10 @@ from .ct_phantom import CT_LABELS, generate_ct_phantom
 from .dicom_writer import write_ct_series
 from .us_phantom import US_LABELS, generate_us_phantom
 
-__all__ = ["ensure_demo_data", "split_cases", "DEFAULT_NUM_CASES"]
+__all__ = ["ensure_demo_data", "demo_datalist", "split_cases", "DEFAULT_NUM_CASES"]
 
 DEFAULT_NUM_CASES = {"ct": 24, "us": 48}
-_CT_KW = {"shape", "spacing", "lesion_probability"}
+_CT_KW = {"shape", "spacing", "lesion_probability", "negative_fraction"}
 _US_KW = {"size", "spacing", "ivh_probability", "annotations"}
 
 
@@ -78,6 +80,15 @@ def _write_us_case(root: Path, case: str, rng: np.random.Generator, png: bool, *
     return {"ivh": ph.ivh, "ventricle_width_mm": round(ph.ventricle_index, 2)}
 
 
+def _write_case(args: tuple) -> tuple[str, dict]:
+    """Generate and write case ``index`` (a process-pool job: everything it needs is in ``args``)."""
+    root, task, case, seed, index, write_dicom, png, kw = args
+    rng = _case_rng(seed, index)
+    if task == "ct":
+        return case, _write_ct_case(Path(root), case, rng, write_dicom, **kw)
+    return case, _write_us_case(Path(root), case, rng, png, **kw)
+
+
 def ensure_demo_data(
     root: str | Path,
     task: str = "ct",
@@ -86,6 +97,7 @@ def ensure_demo_data(
     *,
     write_dicom: bool = True,
     num_png: int = 5,
+    num_workers: int = 0,
     **kw: Any,
 ) -> Path:
     """Generate the demo dataset of ``task`` under ``root`` unless it is there, and return its datalist path.
@@ -98,8 +110,11 @@ def ensure_demo_data(
         seed: base seed; case ``n`` uses ``numpy.random.default_rng([seed, n])``.
         write_dicom: CT only, also write each case as a DICOM series under ``dicom/<case>/``.
         num_png: US only, also write PNG copies of the first ``num_png`` cases under ``png/``.
-        kw: generator settings: CT ``shape``, ``spacing``, ``lesion_probability``; US ``size``, ``spacing``,
-            ``ivh_probability``, ``annotations``. Changing them (or ``seed``) for an existing folder regenerates it.
+        num_workers: generate cases in this many processes (0: in this process; -1: one per CPU core). The
+            cases are the same whatever the number: each has its own seed.
+        kw: generator settings: CT ``shape``, ``spacing``, ``lesion_probability``, ``negative_fraction``; US
+            ``size``, ``spacing``, ``ivh_probability``, ``annotations``. Changing them (or ``seed``) for an
+            existing folder regenerates it.
 
     Returns:
         the path of the decathlon-format datalist JSON (paths relative to its folder).
@@ -131,6 +146,7 @@ def ensure_demo_data(
         info = {"settings": settings, "cases": {}}  # other settings: regenerate every case
     prefix = "ct" if task == "ct" else "us"
     cases = [f"{prefix}_{i:03d}" for i in range(n)]
+    jobs = []
     for i, case in enumerate(cases):
         have = (root / "images" / f"{case}.nii.gz").is_file() and (root / "labels" / f"{case}.nii.gz").is_file()
         if task == "ct" and write_dicom:
@@ -139,11 +155,13 @@ def ensure_demo_data(
             have = have and (root / "png" / f"{case}.png").is_file()
         if have and case in info["cases"]:
             continue
-        rng = _case_rng(seed, i)
-        if task == "ct":
-            info["cases"][case] = _write_ct_case(root, case, rng, write_dicom, **kw)
-        else:
-            info["cases"][case] = _write_us_case(root, case, rng, i < num_png, **kw)
+        jobs.append((str(root), task, case, seed, i, write_dicom, i < num_png, kw))
+    workers = (os.cpu_count() or 1) if int(num_workers) < 0 else int(num_workers)
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            info["cases"].update(pool.map(_write_case, jobs))
+    else:
+        info["cases"].update(map(_write_case, jobs))
 
     def item(i: int) -> dict:
         entry = {"image": f"images/{cases[i]}.nii.gz", "label": f"labels/{cases[i]}.nii.gz"}
@@ -162,3 +180,22 @@ def ensure_demo_data(
     path.write_text(json.dumps(datalist, indent=4))
     info_path.write_text(json.dumps(info, indent=4))
     return path
+
+
+def demo_datalist(data_dir: str | Path, task: str = "ct", num_cases: int | None = None, **kw: Any) -> str:
+    """The datalist of a bundle's data folder: the user's own, or the demo data generated with ``kw``.
+
+    A ``datalist.json`` without the generator's ``demo_info.json`` beside it is the user's data and is returned as
+    it is. Otherwise the demo data are made (or completed, or regenerated when the settings differ) by
+    :func:`ensure_demo_data` with ``num_cases`` and ``kw`` (``seed``, ``num_workers``, ``write_dicom`` and the
+    generator settings), so a bundle's recipe decides the phantoms it trains on.
+
+    Example:
+        In ``train.json``: ``"datalist_file": "$cranialseg.demo.demo_datalist(@data_dir, 'ct', 96, **@demo)"``.
+    """
+    root = Path(data_dir)
+    if root.suffix == ".json" and root.is_file():
+        return str(root)
+    if (root / "datalist.json").is_file() and not (root / "demo_info.json").is_file():
+        return str(root / "datalist.json")
+    return str(ensure_demo_data(root, task=task, num_cases=num_cases, **kw))

@@ -6,7 +6,9 @@ ellipse with acoustic shadowing behind it and the middle cranial fossa floor at 
 hypoechoic thalami; paired lateral ventricles (anechoic, label 1) from slit-like to dilated
 (post-haemorrhagic ventricular dilatation), with bright walls, sometimes an echogenic choroid plexus (unlabelled);
 optionally an echogenic intraventricular clot (IVH, label 2) in one ventricle (Papile grade II-III appearance;
-Papile et al., J Pediatr 1978; Levene, Arch Dis Child 1981 for the ventricular index).
+Papile et al., J Pediatr 1978; Levene, Arch Dis Child 1981 for the ventricular index). Look-alikes of real views
+(``mimics``, unlabelled): an echogenic choroid plexus in ventricles of any size (the classic clot mimic), a cavum
+septi pellucidi (anechoic, midline), near-field reverberation bands and a darker sector edge.
 
 Image formation on a polar (beam, depth) grid: echogenicity times attenuation accumulated along each beam
 (shadowing behind bone, enhancement behind fluid), fully developed speckle (the magnitude of a correlated complex
@@ -62,6 +64,7 @@ def generate_us_phantom(
     spacing: float = 0.3,
     ivh_probability: float = 0.4,
     annotations: bool = True,
+    mimics: bool = True,
 ) -> USPhantom:
     """Generate one coronal cranial ultrasound phantom.
 
@@ -71,6 +74,9 @@ def generate_us_phantom(
         spacing: isotropic pixel size in mm (0.2-0.3 mm is typical of neonatal cranial ultrasound).
         ivh_probability: probability of an intraventricular clot (label 2).
         annotations: draw burned-in text blocks and a depth ruler outside the fan.
+        mimics: add the look-alikes of real views (unlabelled): an echogenic choroid plexus in ventricles of any
+            size (the classic clot mimic), a cavum septi pellucidi (anechoic, midline, not ventricle), near-field
+            reverberation bands and a darker sector edge; False for an ablation.
 
     Returns:
         a :class:`USPhantom`; ``label`` holds 0 background, 1 lateral ventricles, 2 IVH clot.
@@ -90,6 +96,8 @@ def generate_us_phantom(
     dil = float(rng.choice([rng.uniform(0.0, 0.35), rng.uniform(0.35, 1.0)], p=[0.5, 0.5]))
     gain = rng.uniform(0.85, 1.2)
     dyn_db = rng.uniform(45, 60)  # displayed dynamic range (dB)
+    # the mimics below draw from their own stream, so the draws above and below stay as they were
+    mrng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
 
     # ---- Cartesian coordinates (mm) of pixel centres -----------------------------------------------------
     lx = (np.arange(nx) - (nx - 1) / 2) * sp
@@ -163,6 +171,15 @@ def generate_us_phantom(
             )
             echo[plex] = 0.5
             label[plex] = 0
+        elif mimics and mrng.random() < 0.7:  # the echogenic choroid plexus, the classic clot mimic, any size
+            pw, ph = (
+                (0.35 + 0.3 * mrng.random()) * half_w + 0.9 * fov,
+                (0.25 + 0.2 * mrng.random()) * half_h + 0.9 * fov,
+            )
+            plex = _ellipse(lr, dr, cl + side * 0.35 * half_w, vent_depth + 0.75 * half_h, pw, ph) + 0.1 * boundary < 1
+            echo[plex] = mrng.uniform(0.3, 0.7) * (1.0 + 0.3 * tex[plex])
+            att[plex] = 1.5
+            label[plex & lumen] = 0
         if side == ivh_side:
             cr = rng.uniform(0.35, 0.65)
             clot = lumen & (
@@ -181,6 +198,16 @@ def generate_us_phantom(
             att[clot] = 1.5
             label[clot] = US_LABELS["IVH"]
         vent_info.append(2 * half_w)
+
+    if mimics and mrng.random() < 0.4:  # cavum septi pellucidi: anechoic, between the frontal horns, not ventricle
+        csp = (np.abs(lr) < mrng.uniform(0.8, 2.5) * fov) & (np.abs(dr - vent_depth) < mrng.uniform(2.5, 5.0) * fov)
+        csp &= label == 0
+        echo[csp] = 0.004
+        att[csp] = 0.15
+    if mimics:  # near-field reverberation under the probe: fading bright bands
+        step = mrng.uniform(1.5, 3.0)
+        band = (np.abs(((d - 0.5 * step) % step) - 0.5 * step) < 0.25) & (d < 4 * step)
+        echo[band & (rho < 1)] += mrng.uniform(0.1, 0.4) * np.exp(-d[band & (rho < 1)] / (2 * step))
 
     # ---- polar image formation ------------------------------------------------------------------------
     n_beams, n_samples = max(96, nx // 2 * 3 // 2), ny
@@ -201,6 +228,9 @@ def generate_us_phantom(
     )
     speckle = np.abs(z) / np.sqrt(np.mean(np.abs(z) ** 2))
     lin = gain * e_pol * attenuation * speckle + 0.002 * np.abs(rng.standard_normal(e_pol.shape))
+    if mimics:  # the sector edge: weaker beams at the fan's sides (aperture apodisation), a soft dark rim
+        edge = np.clip((half_angle - np.abs(tt)) / np.radians(mrng.uniform(2.0, 6.0)), 0.25, 1.0)
+        lin = lin * edge
     pol8 = np.clip((20 * np.log10(lin / 3.0 + 1e-6) + dyn_db) / dyn_db * 255.0, 0, 255)  # log compression
 
     # ---- scan conversion ---------------------------------------------------------------------------------

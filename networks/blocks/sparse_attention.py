@@ -23,9 +23,10 @@ from torch import nn
 from .utils import ensure_tuple_dims
 from .windows import effective_window, window_padding, window_partition, window_reverse
 
-__all__ = ["SparseAttentionLayer", "SPARSE_MODES", "ATTENTION_KINDS"]
+__all__ = ["SparseAttentionLayer", "SPARSE_MODES", "SPARSE_NORMS", "ATTENTION_KINDS"]
 
 SPARSE_MODES = ("relu2", "topk")
+SPARSE_NORMS = ("none", "sum")
 ATTENTION_KINDS = ("sal", "dense")
 _MASKED: float = -1.0e4  # finite (fp16-safe) logit for padded keys: softmax gives 0, ReLU gives 0
 
@@ -41,7 +42,14 @@ class SparseAttentionLayer(nn.Module):
 
     Sparse branch:
         - ``"relu2"`` (default, the authors' choice, from AST): ``ReLU(S) ** 2``; every pair with a non-positive
-          logit gets exactly zero weight. Unnormalised, as in AST.
+          logit gets exactly zero weight. Unnormalised, as in AST (``sparse_norm="none"``): a query's weights
+          can sum to far more than 1 (hundreds of keys with logits of a few units), so ``A v`` grows with the
+          window and the logits and can pass float16's maximum (65,504) under AMP. ``sparse_norm="sum"``
+          divides each query's weights by their sum, ``ReLU(S)^2 / sum_k ReLU(S)^2`` (all zero where every
+          logit is non-positive): the weights are convex, so the branch output stays within the range of ``v``
+          whatever the logits, and half precision can hold it. It is computed as
+          ``(ReLU(S) / m)^2 / sum_k (ReLU(S) / m)^2`` with ``m`` the row's largest logit, which is the same
+          value but never squares a large number (exact, no epsilon: the row's largest term is 1).
         - ``"topk"`` (DRSformer): per query keep the ``ceil(r * N)`` largest logits (``N`` keys in the window),
           mask the rest, softmax; with several ratios ``r`` the results are mixed by softmax-normalised
           learned weights.
@@ -55,6 +63,9 @@ class SparseAttentionLayer(nn.Module):
         num_heads: attention heads.
         window_size: window size, an int or one per axis.
         sparse_mode: ``"relu2"`` or ``"topk"``.
+        sparse_norm: ``"none"`` (the authors' unnormalised ``ReLU(S)^2``) or ``"sum"`` (each query's ``ReLU(S)^2``
+            weights divided by their sum: float16-safe, see above). Applies to ``"relu2"``; ``"topk"`` is a
+            softmax, already normalised, and requires ``"none"``.
         topk_ratios: ratios in (0, 1] of the window's keys kept per query, for ``"topk"``.
         kind: ``"sal"`` (dense + sparse) or ``"dense"`` (softmax only).
         qkv_bias: bias of the query/key/value projection.
@@ -74,6 +85,7 @@ class SparseAttentionLayer(nn.Module):
         num_heads: int = 8,
         window_size: Union[Sequence[int], int] = 8,
         sparse_mode: str = "relu2",
+        sparse_norm: str = "none",
         topk_ratios: Sequence[float] = (0.5,),
         kind: str = "sal",
         qkv_bias: bool = True,
@@ -87,6 +99,12 @@ class SparseAttentionLayer(nn.Module):
             )
         self.kind = look_up_option(kind, ATTENTION_KINDS)
         self.sparse_mode = look_up_option(sparse_mode, SPARSE_MODES)
+        self.sparse_norm = look_up_option(sparse_norm, SPARSE_NORMS)
+        if self.sparse_mode == "topk" and self.sparse_norm != "none":
+            raise ValueError(
+                f"sparse_norm={sparse_norm!r} applies to sparse_mode='relu2' only; 'topk' is a softmax (already "
+                "normalised): use sparse_norm='none'."
+            )
         ratios = [float(r) for r in topk_ratios]
         if len(ratios) == 0 or any(not (0.0 < r <= 1.0) for r in ratios):
             raise ValueError(f"topk_ratios must be a non-empty sequence of numbers in (0, 1], got {topk_ratios!r}.")
@@ -138,7 +156,16 @@ class SparseAttentionLayer(nn.Module):
     def sparse_branch(self, logits: torch.Tensor) -> torch.Tensor:
         """Sparse attention weights from logits ``(..., N_query, N_key)``."""
         if self.sparse_mode == "relu2":
-            return torch.relu(logits) ** 2
+            if self.sparse_norm == "none":
+                return torch.relu(logits) ** 2
+            # ReLU(S)^2 / sum ReLU(S)^2, scaled by the row maximum first (scale-invariant, so the max is detached:
+            # same value and gradient) so no large number is squared; the largest term is then exactly 1, the sum
+            # >= 1 and clamp_min(1) only guards the all-zero row (every logit <= 0: zero weights).
+            r = torch.relu(logits)
+            m = torch.amax(r, dim=-1, keepdim=True).detach()
+            r = r / torch.where(m > 0, m, torch.ones_like(m))
+            r = r * r
+            return r / torch.sum(r, dim=-1, keepdim=True).clamp_min(1.0)
         n_keys = logits.shape[-1]
         mix = torch.softmax(self.topk_logits, dim=0)
         out = torch.zeros_like(logits)

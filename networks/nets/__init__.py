@@ -1,5 +1,5 @@
 """Networks."""
 
-from .daresunet import VARIANTS, DAResUNet, DAResUnet, DualAttentionResUNet
+from .daresunet import PRESETS, VARIANTS, DAResUNet, DAResUnet, DualAttentionResUNet
 
-__all__ = ["DAResUNet", "DAResUnet", "DualAttentionResUNet", "VARIANTS"]
+__all__ = ["PRESETS", "DAResUNet", "DAResUnet", "DualAttentionResUNet", "VARIANTS"]

@@ -21,12 +21,13 @@ from monai.networks.nets.attentionunet import AttentionBlock
 from monai.utils import look_up_option
 from torch import nn
 
+from ..blocks.full_resolution import space_to_depth
 from ..blocks.residual import ResidualBlock
 from ..blocks.skip_refinement import CHANNEL_ATTENTIONS, channel_spatial_attention
-from ..blocks.sparse_attention import SPARSE_MODES, SparseAttentionLayer
+from ..blocks.sparse_attention import SPARSE_MODES, SPARSE_NORMS, SparseAttentionLayer
 from ..blocks.utils import check_odd_kernel, ensure_tuple_dims
 
-__all__ = ["DAResUNet", "VARIANTS", "DAResUnet", "DualAttentionResUNet"]
+__all__ = ["DAResUNet", "PRESETS", "VARIANTS", "DAResUnet", "DualAttentionResUNet"]
 
 #: Presets: each relative of the dual-attention network is one ``variant=`` setting away. Explicit arguments
 #: override the preset's values.
@@ -36,7 +37,17 @@ VARIANTS: Dict[str, Dict[str, Union[str, bool]]] = {
     "csr_unet": {"attention": "se", "spatial_attention": True, "self_attention": "none", "skip_gates": False},
     "attention_gated": {"attention": "none", "spatial_attention": False, "self_attention": "none", "skip_gates": True},
 }
+#: Cost presets, orthogonal to ``variant`` (which attention): the resolution of each level, the decoder block,
+#: the full-resolution path and the sparse branch's scaling. Explicit arguments override a preset's values.
+PRESETS: Dict[str, Dict[str, str]] = {
+    "faithful": {"stride_layout": "levels", "decoder_block": "residual", "full_res_channels": "0",
+                 "sparse_norm": "none"},
+    "efficient": {"stride_layout": "unet", "decoder_block": "conv", "full_res_channels": "channels[0] // 2",
+                  "sparse_norm": "sum"},
+}  # fmt: skip
 _SELF_ATTENTIONS = ("sal", "dense", "none")
+_STRIDE_LAYOUTS = ("levels", "unet")
+_DECODER_BLOCKS = ("residual", "conv")
 _PLACEMENTS = ("skip", "residual")
 
 
@@ -54,7 +65,8 @@ class _NoGate(nn.Module):
 
 
 class _DecoderLevel(nn.Module):
-    """Transposed-conv up-sampling, optional attention gate on the skip, concatenation, one residual block."""
+    """Transposed-conv up-sampling, optional attention gate on the skip, concatenation (with the input image on
+    the coarse grid, at the top level of the efficient preset), one residual block or convolution."""
 
     def __init__(self, up: nn.Module, gate: nn.Module, block: nn.Module) -> None:
         super().__init__()
@@ -62,9 +74,12 @@ class _DecoderLevel(nn.Module):
         self.gate = gate
         self.block = block
 
-    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, skip: torch.Tensor, image: Optional[torch.Tensor] = None) -> torch.Tensor:
         up = self.up(x)
-        return self.block(torch.cat([up, self.gate(up, skip)], dim=1))
+        parts = [up, self.gate(up, skip)]
+        if image is not None:
+            parts.append(image)
+        return self.block(torch.cat(parts, dim=1))
 
 
 class DAResUNet(nn.Module):
@@ -88,6 +103,22 @@ class DAResUNet(nn.Module):
     ``"attention_gated"``         additive attention gates on the skips (Oktay et al., 2018)
     ============================  ==========================================================================
 
+    Cost presets (``preset=``), orthogonal to ``variant``:
+
+    - ``"faithful"`` (default): the published layout, every level at the resolution of ``strides`` with the first
+      at full resolution, residual decoder blocks, and the authors' unnormalised sparse branch. The exactness and
+      parameter-count tests pin it.
+    - ``"efficient"``: every level at the resolution MONAI ``UNet`` gives it for the same ``channels`` and
+      ``strides`` (``stride_layout="unet"``: the first level strided by ``strides[0]``, the deepest at the
+      resolution of the one above; same total stride as ``"faithful"``), so no residual level, CBAM or SAL runs
+      at the input size; one convolution per decoder level (``decoder_block="conv"``); the input image,
+      rearranged losslessly onto the first level's grid (:func:`~cranialseg.networks.blocks.space_to_depth`),
+      joins the top decoder level's concatenation and a transposed convolution brings ``channels[0] // 2``
+      features to the input size for the head (``full_res_channels``), so each voxel's logits see its own
+      intensity; the sparse branch normalised (``sparse_norm="sum"``, float16-safe). The encoder's residual
+      blocks, CBAM and SAL are unchanged. Measured in ``scripts/benchmark_training.py`` against MONAI ``UNet``
+      with the same channels and strides. Weights of one preset do not load into the other.
+
     Extra heads, read through :meth:`forward_with_heads` (``forward`` always returns the segmentation logits,
     so inferers, TorchScript, ``ckpt_export`` and ONNX see one tensor):
 
@@ -104,12 +135,24 @@ class DAResUNet(nn.Module):
         channels: feature channels per level, e.g. ``(16, 32, 64, 128, 256)``.
         strides: down-sampling between consecutive levels (``len(channels) - 1`` entries), each an int or one
             per axis, e.g. ``[[2, 2, 1], [2, 2, 2], ...]`` for thick CT slices.
-        input_stride: down-sampling of the first level (int or per axis), 1 by default: every level then runs at
+        input_stride: down-sampling of the first level (int or per axis) with ``stride_layout="levels"``; ``None``
+            means 1 (it must stay ``None`` with ``"unet"``, where ``strides[0]`` is the first level's). 1: every
+            level then runs at
             the resolution of ``strides``, the first at full resolution, as in the authors' network. 2 runs the
             first level at half resolution, as MONAI ``UNet`` does (its first level is strided), and a transposed
             convolution (kernel = stride) brings the features back to the input size before the 1x1 head: about
             4x (2D) / 8x (3D) less work per level for coarser boundary detail, the lean setting for CPU
             deployment (``scripts/benchmark_networks.py``). It multiplies the total stride.
+        stride_layout: ``"levels"`` (``strides`` between consecutive levels, the first level at ``input_stride``)
+            or ``"unet"`` (MONAI ``UNet``'s reading: ``strides[i]`` down-samples into level ``i``, the deepest
+            level keeps the resolution of the one above); ``None``: the preset's.
+        decoder_block: ``"residual"`` (a residual block per decoder level, the authors') or ``"conv"`` (one
+            convolution-norm-activation); ``None``: the preset's.
+        full_res_channels: > 0 fuses the input image (space-to-depth onto the first level's grid) into the top
+            decoder level and restores ``full_res_channels`` features at the input size for the head; 0: no
+            image fusion (a strided first level is restored to ``channels[0]``); ``None``: the preset's (0 for
+            ``"faithful"``, ``channels[0] // 2`` for ``"efficient"``).
+        preset: ``"faithful"`` or ``"efficient"`` (see above); explicit arguments override its values.
         kernel_size: odd convolution kernel, int or per axis.
         num_res_units: residual blocks per encoder level (the first one strided).
         act: activation, MONAI ``Act`` name or ``(name, args)``.
@@ -132,6 +175,11 @@ class DAResUNet(nn.Module):
             Swin grows its heads with the width); capped at the level's channels, which it must divide. Fewer
             heads at full resolution make SAL several times cheaper (``scripts/benchmark_networks.py``).
         sparse_mode: ``"relu2"`` (ReLU(S)^2, the authors') or ``"topk"``.
+        sparse_norm: ``"none"`` (the authors' unnormalised ReLU(S)^2) or ``"sum"`` (each query's ReLU(S)^2 weights
+            divided by their sum, so the branch output stays within the range of the values: float16-safe under
+            AMP, where the unnormalised branch of the CT network overflows; see
+            :class:`~cranialseg.networks.blocks.SparseAttentionLayer`). No parameters either way. ``None``: the
+            preset's.
         topk_ratios: kept fraction(s) of keys per query for ``"topk"``.
         skip_gates: additive attention gates on the skips.
         deep_supervision: also produce the lower decoder levels' logits (see :meth:`forward_with_heads`).
@@ -150,6 +198,10 @@ class DAResUNet(nn.Module):
         >>> heads = ct.forward_with_heads(torch.rand(1, 3, 64, 64, 16))
         >>> heads["seg"].shape, heads["image"].shape
         (torch.Size([1, 6, 64, 64, 16]), torch.Size([1, 5]))
+        >>> fast = DAResUNet(3, 3, 6, channels=(16, 32, 64, 128), strides=[[2, 2, 1], [2, 2, 2], [2, 2, 2]],
+        ...                  sal_levels=(2, 3), num_image_classes=4, preset="efficient")
+        >>> fast.total_stride, fast(torch.rand(1, 3, 64, 64, 16)).shape
+        ([8, 8, 4], torch.Size([1, 6, 64, 64, 16]))
     """
 
     def __init__(
@@ -160,7 +212,11 @@ class DAResUNet(nn.Module):
         *,
         channels: Sequence[int] = (16, 32, 64, 128, 256),
         strides: Sequence[Union[Sequence[int], int]] = (2, 2, 2, 2),
-        input_stride: Union[Sequence[int], int] = 1,
+        input_stride: Optional[Union[Sequence[int], int]] = None,
+        stride_layout: Optional[str] = None,
+        decoder_block: Optional[str] = None,
+        full_res_channels: Optional[int] = None,
+        preset: str = "faithful",
         kernel_size: Union[Sequence[int], int] = 3,
         num_res_units: int = 1,
         act: Union[tuple, str] = ("leakyrelu", {"negative_slope": 0.01}),
@@ -177,6 +233,7 @@ class DAResUNet(nn.Module):
         window_size: Union[Sequence[int], int] = 8,
         num_heads: Union[Sequence[int], int] = 8,
         sparse_mode: str = "relu2",
+        sparse_norm: Optional[str] = None,
         topk_ratios: Sequence[float] = (0.5,),
         skip_gates: Optional[bool] = None,
         deep_supervision: bool = False,
@@ -196,15 +253,39 @@ class DAResUNet(nn.Module):
             raise ValueError(f"num_res_units must be at least 1, got {num_res_units!r}.")
         if num_image_classes < 0:
             raise ValueError(f"num_image_classes must be >= 0, got {num_image_classes!r}.")
-        preset = look_up_option(variant, VARIANTS)  # the preset dict; a typo gets "did you mean"
-        attention = look_up_option(attention if attention is not None else preset["attention"], CHANNEL_ATTENTIONS)
-        spatial_attention = bool(preset["spatial_attention"] if spatial_attention is None else spatial_attention)
+        family = look_up_option(variant, VARIANTS)  # the variant dict; a typo gets "did you mean"
+        attention = look_up_option(attention if attention is not None else family["attention"], CHANNEL_ATTENTIONS)
+        spatial_attention = bool(family["spatial_attention"] if spatial_attention is None else spatial_attention)
         self_attention = look_up_option(
-            self_attention if self_attention is not None else preset["self_attention"], _SELF_ATTENTIONS
+            self_attention if self_attention is not None else family["self_attention"], _SELF_ATTENTIONS
         )
-        skip_gates = bool(preset["skip_gates"] if skip_gates is None else skip_gates)
+        skip_gates = bool(family["skip_gates"] if skip_gates is None else skip_gates)
         placement = look_up_option(attention_placement, _PLACEMENTS)
         look_up_option(sparse_mode, SPARSE_MODES)
+        efficient = look_up_option(preset, tuple(PRESETS)) == "efficient"
+        layout = look_up_option(stride_layout if stride_layout is not None else ("unet" if efficient else "levels"),
+                                _STRIDE_LAYOUTS)  # fmt: skip
+        decoder_kind = look_up_option(
+            decoder_block if decoder_block is not None else ("conv" if efficient else "residual"), _DECODER_BLOCKS
+        )
+        if layout == "unet":
+            if input_stride is not None:
+                raise ValueError(
+                    f"input_stride={input_stride!r} cannot be combined with stride_layout='unet', where strides[0] "
+                    "is the first level's stride; leave input_stride unset or use stride_layout='levels'."
+                )
+            # MONAI UNet's reading: strides[i] down-samples into level i, the deepest level keeps the resolution
+            # of the one above (UNet's bottom unit); the total stride is unchanged
+            input_stride = strides[0]
+            strides = list(strides[1:]) + [1]
+        if input_stride is None:
+            input_stride = 1
+        if full_res_channels is None:
+            full_res_channels = max(1, int(channels[0]) // 2) if efficient else 0
+        if full_res_channels < 0:
+            raise ValueError(f"full_res_channels must be >= 0 (0: no full-resolution path), got {full_res_channels!r}.")
+        sparse_norm = look_up_option(sparse_norm if sparse_norm is not None else ("sum" if efficient else "none"),
+                                     SPARSE_NORMS)  # fmt: skip
         kernel = ensure_tuple_dims(kernel_size, spatial_dims, "kernel_size")
         check_odd_kernel(kernel, "kernel_size")
         stride_list = [ensure_tuple_dims(s, spatial_dims, f"strides[{i}]") for i, s in enumerate(strides)]
@@ -260,6 +341,7 @@ class DAResUNet(nn.Module):
                         num_heads=min(heads[i], ch),
                         window_size=window_size,
                         sparse_mode=sparse_mode,
+                        sparse_norm=sparse_norm,
                         topk_ratios=topk_ratios,
                         kind=self_attention,
                     )  # fmt: skip
@@ -269,6 +351,14 @@ class DAResUNet(nn.Module):
         self.encoder = nn.ModuleList(encoder)
         self.refine = nn.ModuleList(refine)
 
+        # full_res_channels > 0: the input image, rearranged onto the first level's grid (space-to-depth, lossless),
+        # joins the top decoder level's concatenation, so the head sees full-resolution intensities
+        self.image_block: List[int] = list(first)
+        self.fuse_image = full_res_channels > 0
+        patch = 1
+        for v in first:
+            patch *= v
+        image_channels = in_channels * patch if self.fuse_image else 0
         decoder = []
         for i in range(levels - 2, -1, -1):  # deepest first
             up = Convolution(
@@ -280,16 +370,26 @@ class DAResUNet(nn.Module):
                 if skip_gates
                 else _NoGate()
             )
-            decoder.append(_DecoderLevel(up, gate, block(2 * channels[i], channels[i])))
-        self.decoder = nn.ModuleList(decoder)
-        # input_stride > 1: back to the input size before the head (no module, no parameters otherwise)
-        self.restore: nn.Module = nn.Identity()
-        if any(s != 1 for s in first):
-            self.restore = Convolution(
-                spatial_dims, channels[0], channels[0], strides=first, kernel_size=first, padding=0,
-                output_padding=0, act=act, norm=norm, is_transposed=True,
+            cin_dec = 2 * channels[i] + (image_channels if i == 0 else 0)
+            fuse: nn.Module = (
+                block(cin_dec, channels[i])
+                if decoder_kind == "residual"
+                else Convolution(spatial_dims, cin_dec, channels[i], kernel_size=kernel, act=act, norm=norm,
+                                 dropout=dropout if dropout > 0 else None)
             )  # fmt: skip
-        self.head = Conv[Conv.CONV, spatial_dims](channels[0], out_channels, kernel_size=1)
+            decoder.append(_DecoderLevel(up, gate, fuse))
+        self.decoder = nn.ModuleList(decoder)
+        # input_stride > 1: a transposed convolution (kernel = stride) back to the input size before the head, to
+        # full_res_channels when the image is fused (no module, no parameters at full resolution otherwise)
+        self.restore: nn.Module = nn.Identity()
+        strided = any(s != 1 for s in first)
+        head_in = full_res_channels if full_res_channels > 0 else channels[0]
+        if strided or full_res_channels > 0:
+            self.restore = Convolution(
+                spatial_dims, channels[0], head_in, strides=first, kernel_size=first if strided else 1, padding=0,
+                output_padding=0, act=act, norm=norm, is_transposed=strided,
+            )  # fmt: skip
+        self.head = Conv[Conv.CONV, spatial_dims](head_in, out_channels, kernel_size=1)
         # deep supervision: 1x1 heads on every decoder level but the last (lower resolutions)
         ds = [Conv[Conv.CONV, spatial_dims](channels[i], out_channels, kernel_size=1) for i in range(levels - 2, 0, -1)]
         self.ds_heads = nn.ModuleList(ds if deep_supervision else [])
@@ -329,7 +429,10 @@ class DAResUNet(nn.Module):
         outs: List[torch.Tensor] = []
         n = len(skips)
         for j, level in enumerate(self.decoder):
-            h = level(h, skips[n - 2 - j])
+            image: Optional[torch.Tensor] = None
+            if self.fuse_image and j == n - 2:
+                image = space_to_depth(x, self.image_block)
+            h = level(h, skips[n - 2 - j], image)
             outs.append(h)
         return h, bottleneck, outs
 

@@ -94,3 +94,30 @@ def test_lesion_probability_zero_and_one():
 def test_bad_settings(shape, spacing):
     with pytest.raises(ValueError, match="shape"):
         generate_ct_phantom(np.random.default_rng(0), shape=shape, spacing=spacing)
+
+
+def test_mimics_are_blood_dense_and_unlabelled():
+    """The mimic anatomy (sinuses, tentorium, glomus, calcifications) raises HU but never adds a lesion label."""
+    voxel_ml = 1.8 * 1.8 * 5.0 / 1000.0
+    for i in range(3):
+        with_mimics = generate_ct_phantom(np.random.default_rng([7, i]), negative_fraction=1.0)
+        without = generate_ct_phantom(np.random.default_rng([7, i]), negative_fraction=1.0, mimics=False)
+        np.testing.assert_array_equal(with_mimics.label, without.label)
+        changed = (with_mimics.hu.astype(int) - without.hu.astype(int)) > 20
+        assert changed.sum() * voxel_ml > 2.0  # several mL of dense normal anatomy
+        assert set(np.unique(with_mimics.label[changed])) <= {0, 1}
+        hu = with_mimics.hu[changed]
+        assert ((hu >= 40) & (hu <= 95)).mean() > 0.4  # mostly in the range of acute blood
+
+
+def test_negative_fraction_gives_lesion_free_cases():
+    every = {"EDH": 1, "SDH": 1, "IPH": 1, "IVH": 1}
+    for i in range(2):
+        ph = generate_ct_phantom(
+            np.random.default_rng([8, i]), (64, 64, 16), (3.6, 3.6, 10.0), every, negative_fraction=1.0
+        )
+        assert ph.lesions == [] and set(np.unique(ph.label)) <= {0, 1}
+    positive = generate_ct_phantom(np.random.default_rng([8, 0]), (64, 64, 16), (3.6, 3.6, 10.0), every)
+    assert len(positive.lesions) >= 3
+    with pytest.raises(ValueError, match="negative_fraction"):
+        generate_ct_phantom(np.random.default_rng(0), negative_fraction=1.5)

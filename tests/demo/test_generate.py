@@ -113,3 +113,25 @@ def test_cli_generate_demo_data(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main([str(tmp_path), "--task", "ct", "--size", "4", "4"])
     assert "--size is for --task us" in capsys.readouterr().err
+
+
+def test_parallel_generation_matches_serial_and_demo_datalist(tmp_path):
+    from cranialseg.demo import demo_datalist
+
+    kw = {"shape": (48, 48, 12), "spacing": (4.0, 4.0, 10.0), "negative_fraction": 0.5, "write_dicom": False}
+    serial = ensure_demo_data(tmp_path / "serial", "ct", num_cases=3, seed=5, **kw)
+    parallel = demo_datalist(tmp_path / "parallel", "ct", 3, seed=5, num_workers=2, **kw)
+    for case in ("ct_000", "ct_001", "ct_002"):
+        a = LoadImage()(str(serial.parent / "images" / f"{case}.nii.gz"))
+        b = LoadImage()(str(tmp_path / "parallel" / "images" / f"{case}.nii.gz"))
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    info = json.loads((tmp_path / "parallel" / "demo_info.json").read_text())
+    assert info["settings"]["kw"]["negative_fraction"] == 0.5
+    assert info["cases"] == json.loads((tmp_path / "serial" / "demo_info.json").read_text())["cases"]
+    assert parallel == str(tmp_path / "parallel" / "datalist.json")
+    # a user's own datalist (no demo_info.json beside it) is returned untouched, nothing is generated
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "datalist.json").write_text('{"training": []}')
+    assert demo_datalist(own, "ct", 3, **kw) == str(own / "datalist.json")
+    assert not (own / "images").exists()

@@ -76,3 +76,18 @@ def test_configurable_size():
 def test_bad_settings():
     with pytest.raises(ValueError, match="size"):
         generate_us_phantom(np.random.default_rng(0), size=(16, 256))
+
+
+def test_mimics_are_unlabelled_look_alikes():
+    """Choroid plexus, cavum septi pellucidi, reverberation and the sector edge change the image, never the label."""
+    changed_px = []
+    for i in range(4):
+        kw = {"size": (128, 128), "spacing": 0.6, "ivh_probability": 0.5}
+        a = generate_us_phantom(np.random.default_rng([3, i]), **kw)
+        b = generate_us_phantom(np.random.default_rng([3, i]), mimics=False, **kw)
+        assert set(np.unique(a.label)) <= {0, 1, 2}
+        # the mimics take ventricle pixels (plexus) at most, they never add labelled pixels
+        assert not ((a.label > 0) & (b.label == 0)).any()
+        assert ((a.label == 2) == (b.label == 2)).all()
+        changed_px.append(int((np.abs(a.image.astype(int) - b.image.astype(int)) > 30).sum()))
+    assert min(changed_px) > 50, changed_px

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from monai.networks.blocks import Convolution
 
 from cranialseg.networks import VARIANTS, DAResUNet
-from cranialseg.networks.blocks import CBAM, SparseAttentionLayer
+from cranialseg.networks.blocks import CBAM, SparseAttentionLayer, space_to_depth
 
 SMALL = {"channels": (8, 16, 32), "strides": (2, 2), "num_heads": 4}
 
@@ -263,3 +264,226 @@ def test_input_stride_runs_the_first_level_coarser_and_restores_the_input_size()
         ValueError, match=r"total stride \[8, 8\] on spatial axis 1 \(size 20\); nearest valid sizes: 16 or 24"
     ):
         lean(torch.rand(1, 1, 32, 20))
+
+
+FP16_MAX = 65504.0
+
+
+def _float16_activation_peak(net: torch.nn.Module, x: torch.Tensor) -> float:
+    """Largest |activation| of any module output under float16 autocast on CPU (inf or nan give inf)."""
+    peaks = []
+
+    def hook(module, inputs, output):
+        if isinstance(output, torch.Tensor) and output.is_floating_point():
+            finite = bool(torch.isfinite(output).all())
+            peaks.append(output.detach().abs().max().item() if finite else float("inf"))
+
+    handles = [m.register_forward_hook(hook) for m in net.modules()]
+    try:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.float16):
+            net(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return max(peaks)
+
+
+def _large_logit_3d_network(sparse_norm: str, preset: str = "faithful") -> DAResUNet:
+    """A random-init 3D network (CT-like strides, SAL at 1/4 resolution and below) whose SAL query/key
+    projections are scaled so that the attention logits reach tens of units, as trained weights do."""
+    torch.manual_seed(0)
+    net = DAResUNet(
+        3, 3, 6, channels=(8, 16, 32, 64), strides=((2, 2, 1), (2, 2, 2), (2, 2, 2)), num_heads=2,
+        sparse_norm=sparse_norm, num_image_classes=4, preset=preset,
+    ).eval()  # fmt: skip
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, SparseAttentionLayer):
+                c = module.proj.in_features
+                module.qkv.weight[: 2 * c].mul_(15.0)
+    return net
+
+
+@pytest.mark.parametrize(
+    "sparse_norm, preset, fits", [("sum", "faithful", True), ("none", "faithful", False), ("sum", "efficient", True)]
+)
+def test_float16_autocast_activations_fit_half_precision_only_with_the_normalised_sparse_branch(
+    sparse_norm, preset, fits
+):
+    """Issue 19: the unnormalised ReLU(S)^2 branch overflows float16 under AMP; the normalised one keeps every
+    activation finite and well under float16's maximum (margin 4x), in both presets."""
+    net = _large_logit_3d_network(sparse_norm, preset)
+    x = torch.randn(1, 3, 32, 32, 16) * 3.0  # level 2 (SAL) is one 8x8x8 window of 512 tokens
+    peak = _float16_activation_peak(net, x)
+    assert (peak < FP16_MAX / 4) is fits, peak
+    if fits:
+        with torch.no_grad():
+            reference = net(x)
+            with torch.autocast("cpu", dtype=torch.float16):
+                half = net(x).float()
+        assert torch.isfinite(half).all() and torch.isfinite(reference).all()
+        # the logits here are extreme on purpose (one key dominates), so half precision may pick another key
+        # near a tie: compare the typical error, not the worst voxel
+        assert (half - reference).abs().mean() < 0.1 * reference.abs().mean()
+
+
+def test_sparse_norm_adds_no_parameters_and_reaches_every_sal():
+    base = DAResUNet(2, 1, 2, **SMALL)
+    normed = DAResUNet(2, 1, 2, **SMALL, sparse_norm="sum")
+    assert _count(base) == _count(normed)
+    assert [lvl[-1].sparse_norm for lvl in normed.refine] == ["sum"] * 3
+    assert [lvl[-1].sparse_norm for lvl in base.refine] == ["none"] * 3
+
+
+# ---- the efficient preset (issue 15) -------------------------------------------------------------------------
+
+US_NET = {"channels": (16, 32, 64, 128), "strides": (2, 2, 2), "sal_levels": (2, 3), "num_heads": 4}
+CT_NET = {
+    "channels": (16, 32, 64, 128),
+    "strides": ((2, 2, 1), (2, 2, 2), (2, 2, 2)),
+    "sal_levels": (2, 3),
+    "num_heads": 4,
+}
+
+EFFICIENT_US_PARAMS = 513_673
+EFFICIENT_CT_PARAMS = 1_337_064
+
+EFFICIENT_SHAPE_CASES = [
+    # (spatial_dims, in, out, batch, spatial, kwargs)
+    (2, 1, 3, 2, (64, 48), {**SMALL}),
+    (2, 1, 3, 1, (32, 32), {**US_NET}),
+    (3, 3, 6, 1, (32, 32, 8), {**CT_NET, "num_image_classes": 4}),
+    (3, 1, 2, 2, (16, 16, 16), {**SMALL, "strides": (2, 2), "deep_supervision": True}),
+    (2, 3, 4, 1, (32, 16), {**SMALL, "variant": "resunet", "full_res_channels": 2}),
+]
+
+
+@pytest.mark.parametrize("spatial_dims, cin, cout, batch, spatial, kwargs", EFFICIENT_SHAPE_CASES)
+def test_efficient_output_shape(spatial_dims, cin, cout, batch, spatial, kwargs):
+    net = DAResUNet(spatial_dims, cin, cout, preset="efficient", **kwargs).eval()
+    with torch.no_grad():
+        heads = net.forward_with_heads(torch.rand(batch, cin, *spatial))
+    assert heads["seg"].shape == (batch, cout) + spatial
+    if kwargs.get("num_image_classes"):
+        assert heads["image"].shape == (batch, kwargs["num_image_classes"])
+    if kwargs.get("deep_supervision"):
+        assert heads["deep_supervision"].shape == (batch, 2, cout) + spatial
+
+
+def test_efficient_preset_settings():
+    """Levels at MONAI UNet's resolutions for the same strides (the first strided by strides[0], the deepest at the
+    resolution above it; same total stride), one convolution per decoder level, the image fused on the first
+    level's grid, the sparse branch normalised; explicit arguments override the preset; faithful unchanged."""
+    net = DAResUNet(3, 3, 6, preset="efficient", **CT_NET).eval()
+    assert net.total_stride == [8, 8, 4]
+    sizes = []
+    for stage in net.encoder:
+        stage.register_forward_hook(lambda m, i, o: sizes.append(tuple(o.shape[2:])))
+    assert net(torch.rand(1, 3, 32, 32, 8)).shape == (1, 6, 32, 32, 8)
+    # MONAI UNet(strides=[[2, 2, 1], [2, 2, 2], [2, 2, 2]]): 16 ch at 16x16x8, 32 at 8x8x4, 64 and 128 at 4x4x2
+    assert sizes == [(16, 16, 8), (8, 8, 4), (4, 4, 2), (4, 4, 2)]
+    assert all(isinstance(level.block, Convolution) for level in net.decoder)
+    assert net.decoder[-1].block.conv.in_channels == 2 * 16 + 3 * 4  # up + skip + image as 2x2x1 patches
+    assert net.restore.conv.out_channels == 8 and net.head.in_channels == 8
+    assert [lvl[-1].sparse_norm for lvl in net.refine if isinstance(lvl[-1], SparseAttentionLayer)] == ["sum"] * 2
+    faithful = DAResUNet(3, 3, 6, **CT_NET)
+    assert faithful.total_stride == [8, 8, 4] and tuple(faithful.encoder[0][0].conv1.conv.stride) == (1, 1, 1)
+    custom = DAResUNet(
+        2, 1, 2, preset="efficient", **SMALL, stride_layout="levels", decoder_block="residual", full_res_channels=0,
+        sparse_norm="none",
+    )  # fmt: skip
+    reference = DAResUNet(2, 1, 2, **SMALL)
+    assert _count(custom) == _count(reference)
+    assert custom.state_dict().keys() == reference.state_dict().keys()
+
+
+def test_space_to_depth_is_a_lossless_rearrangement():
+    x = torch.rand(2, 3, 8, 6, 4)
+    y = space_to_depth(x, [2, 3, 1])
+    assert y.shape == (2, 3 * 6, 4, 2, 4)
+    torch.testing.assert_close(y[:, :6, 1, 1, 2].reshape(2, 2, 3), x[:, 0, 2:4, 3:6, 2])  # one patch, raster order
+    assert torch.equal(torch.sort(y.flatten())[0], torch.sort(x.flatten())[0])
+
+
+@pytest.mark.parametrize(
+    "spatial_dims, kwargs, expected",
+    [
+        (2, US_NET, EFFICIENT_US_PARAMS),  # US bundle network (1 in, 3 out); faithful: 596,969
+        (3, {**CT_NET, "num_image_classes": 4}, EFFICIENT_CT_PARAMS),  # CT bundle (3 in, 6 out); faithful: 1,543,264
+    ],
+)
+def test_efficient_pinned_parameter_counts(spatial_dims, kwargs, expected):
+    cin, cout = (1, 3) if spatial_dims == 2 else (3, 6)
+    assert _count(DAResUNet(spatial_dims, cin, cout, preset="efficient", **kwargs)) == expected
+
+
+def test_efficient_parameters_differ_from_faithful_only_where_documented():
+    """Same encoder and attention; the decoder blocks become single convolutions (the deepest up-sampling a 1x1
+    transposed convolution, stride 1), the top one reads 4 more channels (the image as 2x2 patches), and a
+    transposed 2x2 convolution 16 -> 8 with affine instance norm feeds an 8-channel head."""
+    full = DAResUNet(2, 1, 3, **US_NET)
+    fast = DAResUNet(2, 1, 3, preset="efficient", **US_NET)
+    enc = lambda n: sum(_count(m) for m in list(n.encoder) + list(n.refine))  # noqa: E731
+    assert enc(fast) == enc(full)
+
+    def res_block(cin, c):
+        return cin * c * 9 + c + 2 * c + c * c * 9 + c + 2 * c + cin * c + c + 2 * c
+
+    def conv_block(cin, c):
+        return cin * c * 9 + c + 2 * c
+
+    def up(cin, c, k):
+        return cin * c * k + c + 2 * c
+
+    dec_full = sum(up(2 * c, c, 4) + res_block(2 * c, c) for c in (64, 32, 16))
+    dec_fast = up(128, 64, 1) + conv_block(128, 64) + up(64, 32, 4) + conv_block(64, 32)
+    dec_fast += up(32, 16, 4) + conv_block(32 + 4, 16)
+    assert sum(_count(lv) for lv in full.decoder) == dec_full
+    assert sum(_count(lv) for lv in fast.decoder) == dec_fast
+    assert _count(fast.restore) == up(16, 8, 4) and _count(fast.head) == 8 * 3 + 3
+
+
+@pytest.mark.parametrize(
+    "spatial_dims, kwargs, shape",
+    [
+        (2, {**US_NET}, (1, 1, 32, 48)),
+        (3, {**CT_NET, "num_image_classes": 4, "deep_supervision": True}, (1, 1, 32, 16, 8)),
+    ],
+)
+def test_efficient_torchscript_roundtrip(spatial_dims, kwargs, shape, tmp_path):
+    net = DAResUNet(spatial_dims, 1, 2, preset="efficient", **kwargs)
+    assert_torchscript_roundtrip(net, torch.rand(shape), tmp_path)
+
+
+def test_efficient_preset_bad_settings_raise():
+    with pytest.raises(ValueError, match="faithful"):
+        DAResUNet(2, 1, 2, preset="eficient")
+    with pytest.raises(ValueError, match="full_res_channels must be >= 0"):
+        DAResUNet(2, 1, 2, preset="efficient", full_res_channels=-1)
+    with pytest.raises(ValueError, match="cannot be combined with stride_layout='unet'"):
+        DAResUNet(2, 1, 2, preset="efficient", input_stride=2)
+    with pytest.raises(ValueError, match="residual"):
+        DAResUNet(2, 1, 2, decoder_block="resid")
+    with pytest.raises(ValueError, match="unet"):
+        DAResUNet(2, 1, 2, stride_layout="unett")
+
+
+def test_efficient_2d_network_learns_a_toy_mask():
+    """Learnability at the preset: the strided network with its full-resolution path fits thin structures."""
+    g = torch.Generator().manual_seed(0)
+    yy, xx = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    mask = (((yy - 24) ** 2 + (xx - 20) ** 2) < 100) | (((yy - 40) ** 2 + (xx - 44) ** 2) < 64)
+    image = mask.float() * 0.6 + 0.4 * torch.rand(64, 64, generator=g)
+    x, y = image[None, None], mask.long()[None]
+    torch.manual_seed(0)
+    net = DAResUNet(2, 1, 2, preset="efficient", **US_NET)
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3)
+    for _ in range(40):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+    net.eval()
+    with torch.no_grad():
+        after = _dice(net(x).argmax(1).float(), y.float())
+    assert after > 0.9, after

@@ -137,9 +137,63 @@ def test_topk_ratio_mixing_weights_are_learned():
         ({"topk_ratios": (0.0,)}, r"\(0, 1\]"),
         ({"topk_ratios": (1.5,)}, r"\(0, 1\]"),
         ({"sparse_mode": "top_k"}, "top"),
+        ({"sparse_norm": "l1"}, "sum"),
+        ({"sparse_mode": "topk", "sparse_norm": "sum"}, "applies to sparse_mode='relu2' only"),
         ({"window_size": (8, 8, 8)}, "one entry per spatial axis"),
     ],
 )
 def test_bad_settings_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         SparseAttentionLayer(2, 16, **kwargs)
+
+
+def _large_logit_layer(sparse_norm: str) -> SparseAttentionLayer:
+    """A 3D layer whose query/key projections are scaled up so the logits reach tens of units (as in trained
+    networks, where the CT network's level-2 attention output reached 66,120 under the unnormalised branch)."""
+    torch.manual_seed(0)
+    sal = SparseAttentionLayer(3, 16, num_heads=2, window_size=8, sparse_norm=sparse_norm)
+    with torch.no_grad():
+        sal.qkv.weight[:32].mul_(12.0)  # queries and keys
+    return sal
+
+
+def test_relu2_sum_norm_weights_are_convex_and_match_the_definition():
+    sal = SparseAttentionLayer(2, 8, num_heads=2, sparse_norm="sum")
+    s = _logits(3) * 40.0
+    s[..., 0, :] = -1.0  # a query whose logits are all negative: zero weights, not NaN
+    w = sal.sparse_branch(s)
+    r = torch.relu(s) ** 2
+    expected = r / r.sum(-1, keepdim=True).clamp_min(1e-30)
+    torch.testing.assert_close(w, expected)
+    assert torch.all(w[..., 0, :] == 0)
+    sums = w[..., 1:, :].sum(-1)
+    torch.testing.assert_close(sums, torch.ones_like(sums))
+
+
+def test_relu2_sum_norm_keeps_the_branch_within_the_range_of_v_and_the_unnormalised_one_does_not():
+    x = torch.rand(1, 16, 8, 8, 8)
+    outputs = {}
+    for norm in ("none", "sum"):
+        sal = _large_logit_layer(norm)
+        c = 16
+        tokens = sal.norm(x.flatten(2).transpose(1, 2))  # one 8x8x8 window: 512 tokens
+        qkv = sal.qkv(tokens).reshape(1, 512, 3, 2, c // 2).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        logits = (q * sal.scale) @ k.transpose(-2, -1) + sal.position_bias([8, 8, 8]).unsqueeze(0)
+        branch = sal.sparse_branch(logits) @ v
+        outputs[norm] = (branch.abs().max().item(), v.abs().max().item())
+    bound = outputs["sum"][1]
+    assert outputs["sum"][0] <= bound * (1 + 1e-5)
+    assert outputs["none"][0] > 100 * outputs["none"][1]  # the authors' form grows with the logits and window
+
+
+@pytest.mark.parametrize("norm, finite", [("sum", True), ("none", False)])
+def test_float16_autocast_stays_finite_only_with_the_normalised_branch(norm, finite):
+    sal = _large_logit_layer(norm)
+    x = torch.rand(1, 16, 16, 16, 8)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.float16):
+        y = sal(x)
+    assert bool(torch.isfinite(y).all()) is finite
+    if finite:
+        reference = sal(x)
+        assert (y.float() - reference).abs().max() < 0.05 * reference.abs().max()

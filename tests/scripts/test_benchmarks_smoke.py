@@ -89,6 +89,21 @@ def test_benchmark_networks_tiny(tmp_path):
     assert payload["matmul_peak"]["median_gflops"] > 0
 
 
+def test_benchmark_networks_tiny_efficient_preset(tmp_path):
+    """The efficient preset's row: fewer FLOPs than the faithful default at the same widths, its settings recorded."""
+    bench = load_script("benchmark_networks")
+    out = tmp_path / "networks.json"
+    bench.main(["--tiny", "--dims", "2", "--models", "(default)", "efficient", "--repeats", "1", "--threads", "1",
+                "--backends", "eager", "--out", str(out)])  # fmt: skip
+    rows = {r["name"]: r for r in json.loads(out.read_text())["rows"]}
+    default, fast = (
+        rows["ours dual_attention (default)"],
+        rows["ours dual_attention efficient (preset, sal_levels from 2)"],
+    )
+    assert fast["status"] == "ok" and fast["settings"]["preset"] == "efficient"
+    assert fast["gflops"] < default["gflops"] / 2
+
+
 def test_benchmark_inference_tiny(tmp_path):
     bench = load_script("benchmark_inference")
     out = tmp_path / "inference.json"
@@ -202,6 +217,18 @@ def test_benchmark_phantoms_tiny(tmp_path):
     tables = load_script("update_benchmark_tables")
     text = tables.render_phantoms(payload)
     assert "| ventricles | " in text and "image_head" in text
+    assert "real_normal_ct" not in ct  # --tiny skips the real-scan check
+    ct["real_normal_ct"] = {  # the row as real_normal_ct_check writes it
+        "series": "head_ct_dicom_ge_tilt",
+        "status": "ok",
+        "volume_ml": {"ventricles": 37.3, "EDH": 0.0, "SDH": 1.25, "IPH": 0.0, "IVH": 0.0},
+        "haemorrhage_ml": 1.25,
+        "goal_ml": 2.0,
+        "goal_met": True,
+        "image_level": {"EDH": 0.1, "SDH": 0.2, "IPH": 0.05, "IVH": 0.3},
+    }
+    text = tables.render_phantoms(payload)
+    assert "predicted haemorrhage 1.25 mL (goal < 2 mL: met); mL per class: ventricles 37.3, EDH 0" in text
 
 
 def test_update_tables_roundtrip(tmp_path):
@@ -269,3 +296,30 @@ def test_benchmark_phantoms_side_by_side_tiny(tmp_path):
     assert lean["params"] - us["rows"][0]["params"] == 16 * 16 * 4 + 16 + 2 * 16
     text = load_script("update_benchmark_tables").render_phantoms_side_by_side(json.loads(out.read_text()))
     assert "| MONAI UNet | 1,192,821 |" in text and "| threshold baseline |" in text and "ours lean" in text
+
+
+def test_benchmark_training_compare_bundles_tiny(tmp_path):
+    """Issue 15: the interleaved bundle-network vs MONAI UNet comparison builds each bundle's network_def in both
+    presets, times every network in every round, and reports per-round ratios."""
+    bench = load_script("benchmark_training")
+    out = tmp_path / "compare.json"
+    payload = bench.main(["--compare-bundles", "--tiny", "--dims", "2", "--threads", "1", "--out", str(out)])
+    assert json.loads(out.read_text())["benchmark"] == "bundle_networks_vs_unet"
+    assert_machine_block(payload)
+    (row,) = payload["rows"]
+    assert row["status"] == "ok", row
+    assert row["bundle"] == "cranial_us_ventricle_segmentation" and row["input_shape"] == [4, 1, 32, 32]
+    names = ["faithful", "efficient", "monai_unet_nru1", "monai_unet_nru2"]
+    assert list(row["params"]) == names
+    # tiny widths (4, 8, 16, 32): MONAI UNet's parameter counts pin the comparison networks' construction
+    assert row["params"]["monai_unet_nru1"] == 13_280 and row["params"]["monai_unet_nru2"] == 25_584
+    assert row["kflop_per_voxel"]["efficient"] < row["kflop_per_voxel"]["faithful"]
+    for kind in ("step", "forward"):
+        assert all(len(row[f"{kind}_times_s"][n]) == 1 for n in names)
+        ratio = row[f"{kind}_ratio"]["efficient/monai_unet_nru1"]
+        t = row[f"{kind}_times_s"]
+        assert math.isclose(ratio["median"], t["efficient"][0] / t["monai_unet_nru1"][0], rel_tol=1e-2, abs_tol=2e-3)
+    assert {(g["reference"], g["input_shape"][0]) for g in payload["goals"]} == {
+        ("monai_unet_nru1", 4),
+        ("monai_unet_nru2", 4),
+    }

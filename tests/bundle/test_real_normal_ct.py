@@ -1,0 +1,56 @@
+"""Goal 1 of issue 17: the shipped CT weights do not invent haemorrhage on a real normal head CT.
+
+The real series is ``../shared/data/head_ct_dicom_ge_tilt`` (GE HiSpeed, 28 slices with an 18.5 degree gantry tilt,
+a head without haemorrhage; held out of every training set). It goes through the bundle's own ``inference.json``
+on the DICOM folder, as a user would run it. Before the lesion-aware post-processing the shipped weights reported
+132 mL of haemorrhage on it (EDH 30.3, SDH 97.0, IPH 4.7, IVH 0.3 mL); with it, 0.0 mL (at the 2.4 mm grid those
+weights were trained on). The recipe is now 1 mm in-plane, so the test waits for the weights of the GPU retrain:
+xfail (not strict) until then.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.bundle.helpers import CT_BUNDLE, run_workflow
+
+#: the goal: total predicted haemorrhage on the real normal scan, mL
+MAX_HAEMORRHAGE_ML = 2.0
+LESIONS = ("EDH", "SDH", "IPH", "IVH")
+
+
+@pytest.fixture(scope="module")
+def real_normal_volumes(shared_data, tmp_path_factory):
+    """Per-class volumes of the bundle's inference on the real normal GE series (DICOM folder)."""
+    if not (CT_BUNDLE / "models" / "model.pt").is_file():
+        pytest.skip("no shipped CT weights")
+    series = shared_data / "head_ct_dicom_ge_tilt"
+    if not series.is_dir():
+        pytest.skip(f"{series} not found")
+    tmp = tmp_path_factory.mktemp("real_normal_ct")
+    inputs = tmp / "in" / "ge_tilt"
+    inputs.mkdir(parents=True)
+    for f in sorted(series.glob("*.dcm")):  # the DICOM files only (the folder also holds the licence)
+        shutil.copy(f, inputs / f.name)
+    out = tmp / "out"
+    run_workflow(CT_BUNDLE, ["inference.json"], input_dir=str(tmp / "in"), output_dir=str(out), write_dicom_seg=False)
+    summary = json.loads((out / "run_summary.json").read_text())
+    assert not summary["failures"], summary["failures"]
+    (case,) = summary["cases"]
+    return case
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+@pytest.mark.xfail(
+    strict=False,
+    reason="models/model.pt is from the 2.4 mm recipe; inference.json runs the 1 mm recipe until the GPU retrain",
+)
+def test_real_normal_head_ct_has_no_haemorrhage(real_normal_volumes):
+    volumes = {name: real_normal_volumes["volumes"][name]["volume_ml"] for name in LESIONS}
+    assert sum(volumes.values()) < MAX_HAEMORRHAGE_ML, volumes
+    # the ventricles are untouched by the post-processing and plausible for an adult head (15-60 mL)
+    assert 15.0 < real_normal_volumes["volumes"]["ventricles"]["volume_ml"] < 60.0
