@@ -137,8 +137,8 @@ class DAResUNet(nn.Module):
             per axis, e.g. ``[[2, 2, 1], [2, 2, 2], ...]`` for thick CT slices.
         input_stride: down-sampling of the first level (int or per axis) with ``stride_layout="levels"``; ``None``
             means 1 (it must stay ``None`` with ``"unet"``, where ``strides[0]`` is the first level's). 1: every
-            level then runs at
-            the resolution of ``strides``, the first at full resolution, as in the authors' network. 2 runs the
+            level then runs at the resolution of ``strides``, the first at full resolution, as in the authors'
+            network. 2 runs the
             first level at half resolution, as MONAI ``UNet`` does (its first level is strided), and a transposed
             convolution (kernel = stride) brings the features back to the input size before the 1x1 head: about
             4x (2D) / 8x (3D) less work per level for coarser boundary detail, the lean setting for CPU
@@ -147,7 +147,8 @@ class DAResUNet(nn.Module):
             or ``"unet"`` (MONAI ``UNet``'s reading: ``strides[i]`` down-samples into level ``i``, the deepest
             level keeps the resolution of the one above); ``None``: the preset's.
         decoder_block: ``"residual"`` (a residual block per decoder level, the authors') or ``"conv"`` (one
-            convolution-norm-activation); ``None``: the preset's.
+            convolution-norm-activation; with ``attention_placement="residual"`` the attention then sits in the
+            encoder's blocks only); ``None``: the preset's.
         full_res_channels: > 0 fuses the input image (space-to-depth onto the first level's grid) into the top
             decoder level and restores ``full_res_channels`` features at the input size for the head; 0: no
             image fusion (a strided first level is restored to ``channels[0]``); ``None``: the preset's (0 for

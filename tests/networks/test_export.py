@@ -13,7 +13,7 @@ ort = pytest.importorskip("onnxruntime")
 TOLERANCE = 1e-4  # max abs difference of logits, float32
 
 
-@pytest.mark.parametrize("preset", ["faithful", "efficient"])
+@pytest.mark.parametrize("preset", ["faithful", pytest.param("efficient", marks=pytest.mark.slow)])
 def test_onnx_roundtrip_with_dynamic_sizes(preset, tmp_path):
     net = DAResUNet(2, 1, 3, channels=(8, 16, 32), strides=(2, 2), num_heads=4, preset=preset).eval()
     path = export_onnx(net, tmp_path / "net.onnx", (1, 1, 64, 48), opset=18)

@@ -197,3 +197,17 @@ def test_float16_autocast_stays_finite_only_with_the_normalised_branch(norm, fin
     if finite:
         reference = sal(x)
         assert (y.float() - reference).abs().max() < 0.05 * reference.abs().max()
+
+
+def test_relu2_sum_norm_gradient_equals_the_plain_formula():
+    """The row maximum is detached in the scaled computation; the value is scale-invariant, so the gradient must
+    equal that of ReLU(S)^2 / sum ReLU(S)^2 differentiated directly."""
+    sal = SparseAttentionLayer(2, 8, num_heads=2, sparse_norm="sum")
+    s = (_logits(4) * 3.0).requires_grad_(True)
+    weights = torch.rand(s.shape)
+    (sal.sparse_branch(s) * weights).sum().backward()
+    ours = s.grad.clone()
+    s.grad = None
+    r = torch.relu(s) ** 2
+    (r / r.sum(-1, keepdim=True) * weights).sum().backward()
+    torch.testing.assert_close(ours, s.grad)
