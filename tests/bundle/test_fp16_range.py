@@ -125,3 +125,14 @@ def test_us_shipped_weights_fit_float16(shipped):
 def test_ct_shipped_weights_fit_float16(shipped):
     net, x, _ = shipped("ct")
     assert_fp16_range(net, x)
+
+
+@pytest.mark.parametrize("bundle", [US_BUNDLE, CT_BUNDLE], ids=["us", "ct"])
+@pytest.mark.parametrize("typed, expected", [("false", False), ("False", False), ("0", False), ("true", True)])
+def test_amp_typed_on_the_command_line_reaches_the_engines_as_a_bool(bundle, typed, expected):
+    # `--amp false` arrives as the string "false", which MONAI's engines would take as true
+    parser = ConfigParser()
+    parser.read_config(str(bundle / "configs" / "train.json"))
+    parser["amp"] = typed
+    for engine in ("train#trainer", "validate#evaluator"):
+        assert parser.get_parsed_content(f"{engine}#amp") is expected
