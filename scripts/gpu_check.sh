@@ -70,10 +70,11 @@ check() {  # check NAME COMMAND...: run, time, print one line, keep the log and 
 }
 skip() { printf 'SKIP\t%s\t0\t%s\n' "$1" "$2" >>"$RESULTS"; echo "SKIP $1 0s $2"; }
 
+bundle_name() { [ "$1" = ct ] && echo head_ct_haemorrhage_segmentation || echo cranial_us_ventricle_segmentation; }
 bundle() {  # bundle ct|us COMMAND CONFIGS... -- OVERRIDES: `python -m monai.bundle COMMAND` for a bundle
     local b=$1 cmd=$2 name cfg files="" sep=""
     shift 2
-    [ "$b" = ct ] && name=head_ct_haemorrhage_segmentation || name=cranial_us_ventricle_segmentation
+    name=$(bundle_name "$b")
     while [ $# -gt 0 ] && [ "$1" != -- ]; do files="$files$sep'$REPO/bundle/$name/configs/$1'"; sep=","; shift; done
     shift
     cfg="[$files]"
@@ -88,7 +89,7 @@ export REPO PY
 bundle_checks() {  # bundle_checks us|ct: training, evaluation, forwards and exports of one bundle, in order
     local b=$1 D="$WORK/data_$1" steps mode extra
     check "data_$b" "$PY" "$GC" data --task "$b" --root "$D" --num-cases "$CASES"
-    steps=$("$PY" -c "import json,math; print(math.ceil(len(json.load(open('$D/datalist.json'))['training']) / 2))" 2>/dev/null || echo 1)
+    steps=$("$PY" -c "import json,math; from monai.bundle import ConfigParser; p = ConfigParser(); p.read_config('$REPO/bundle/$(bundle_name "$b")/configs/train.json'); print(math.ceil(len(json.load(open('$D/datalist.json'))['training']) / int(p['batch_size'])))" 2>/dev/null || echo 1)
     check "train_$b" bundle "$b" training train.json -- --data_dir "$D" --ckpt_dir "$WORK/models_$b" \
         --output_dir "$WORK/train_$b" --max_epochs 1 --val_interval 1
     check "trained_$b" "$PY" "$GC" trained --ckpt-dir "$WORK/models_$b" --expect-steps "$steps"
