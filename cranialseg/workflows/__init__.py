@@ -9,6 +9,12 @@ from cranialseg.workflows.dims import (
     DropSingletonSliceDict,
 )
 from cranialseg.workflows.evaluation import EvaluationReport, case_metrics, detection_rates, summarize_cases
+from cranialseg.workflows.grid_check import (
+    CheckResampledSizeD,
+    CheckResampledSized,
+    CheckResampledSizeDict,
+    resampled_shape,
+)
 from cranialseg.workflows.handlers import (
     ResumeCheckpointLoader,
     TrainingCheckpointSaver,
@@ -26,7 +32,7 @@ from cranialseg.workflows.heads import (
     infer_with_image_head,
     presence_targets,
 )
-from cranialseg.workflows.inference import BatchInference, Case, discover_input_cases, load_network
+from cranialseg.workflows.inference import BatchFailedError, BatchInference, Case, load_network
 from cranialseg.workflows.meta import (
     RestoreMetaKeysD,
     RestoreMetaKeysd,
@@ -44,6 +50,7 @@ from cranialseg.workflows.modality import (
     ModalityMismatchError,
 )
 from cranialseg.workflows.onnx_runtime import OnnxRuntimeNetwork, export_onnx
+from cranialseg.workflows.options import as_bool, path_inside, safe_name
 from cranialseg.workflows.outputs import (
     atomic_write,
     class_volumes,
@@ -54,14 +61,36 @@ from cranialseg.workflows.outputs import (
 )
 from cranialseg.workflows.paths import default_device, resolve_bundle_root
 from cranialseg.workflows.screening import ScreenCases, case_name, root_error
+from cranialseg.workflows.writers import (
+    CaseWriterd,
+    SaveDicomSegd,
+    SaveLabelNiftid,
+    SaveLabelPngd,
+    SaveOverlayd,
+    SaveVolumesd,
+)
 
 __all__ = [
     "AtomicCheckpointSaver",
     "AtomicDiskSaver",
     "BestMetricState",
     "BUNDLE_FOR",
+    "BatchFailedError",
     "BatchInference",
     "Case",
+    "CaseWriterd",
+    "CheckResampledSized",
+    "CheckResampledSizeD",
+    "CheckResampledSizeDict",
+    "SaveDicomSegd",
+    "SaveLabelNiftid",
+    "SaveLabelPngd",
+    "SaveOverlayd",
+    "SaveVolumesd",
+    "as_bool",
+    "path_inside",
+    "resampled_shape",
+    "safe_name",
     "CheckModality",
     "CheckModalityd",
     "CheckModalityD",
@@ -95,7 +124,6 @@ __all__ = [
     "class_volumes",
     "default_device",
     "detection_rates",
-    "discover_input_cases",
     "export_onnx",
     "find_datalist",
     "infer_with_image_head",
