@@ -7,8 +7,8 @@ which stays as it is:
   calibration, its pixel size: from an HC18-style CSV (``filename,pixel size(mm),...``, matched by file name) or
   from one ``pixel_spacing`` for every frame. DICOM (PixelSpacing or SequenceOfUltrasoundRegions) and NIfTI (the
   affine) keep their own spacing. A frame without any is measured in pixels, and the outputs say so.
-* :class:`HeadMeasurementsd` (last in the post-processing, on the label map on the input's grid) fits the head
-  ellipse (:func:`cranialseg.workflows.ellipse.fit_head_ellipse`) and writes ``<case>_measurements.json`` and
+* :class:`SaveHeadMeasurementsd` (one of the engine's ``writers``, on the label map on the input's grid) fits the
+  head ellipse (:func:`cranialseg.workflows.ellipse.fit_head_ellipse`) and writes ``<case>_measurements.json`` and
   ``<case>_overlay.png`` (predicted outline and fitted ellipse). No head found: the JSON says so, no ellipse.
 * :func:`write_hc18_csv` (after the batch) collects the JSONs into ``hc18_ellipses.csv``, the HC18 challenge's
   submission format ``filename,center_x_mm,center_y_mm,semi_axes_a_mm,semi_axes_b_mm,angle_rad``.
@@ -30,11 +30,13 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform, Transform
 
 from cranialseg.workflows.ellipse import ELLIPSE_KEYS, fit_head_ellipse
+from cranialseg.workflows.options import as_bool
 from cranialseg.workflows.outputs import atomic_write, to_numpy, write_json
+from cranialseg.workflows.writers import CaseWriterd, case_output_path, label_and_affine
 
 __all__ = [
     "HC18_CSV_HEADER",
-    "HeadMeasurementsd",
+    "SaveHeadMeasurementsd",
     "PixelSpacing",
     "PixelSpacingd",
     "head_measurements",
@@ -46,7 +48,6 @@ logger = logging.getLogger(__name__)
 
 #: Columns of the HC18 challenge submission file.
 HC18_CSV_HEADER = ("filename", "center_x_mm", "center_y_mm", "semi_axes_a_mm", "semi_axes_b_mm", "angle_rad")
-_SUFFIXES = (".nii.gz", ".nii", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm", ".dicom")
 
 
 def read_pixel_spacing_csv(path: str | Path) -> dict[str, float]:
@@ -182,88 +183,65 @@ def head_measurements(label: Any, spacing: Sequence[float], units: str = "mm") -
     return doc
 
 
-class HeadMeasurementsd(MapTransform):
-    """Write ``<case>_measurements.json`` and ``<case>_overlay.png`` (with the fitted ellipse) for each prediction.
+class SaveHeadMeasurementsd(CaseWriterd):
+    """Batch-inference writer: ``<id>_measurements.json`` and ``<id>_overlay.png`` (outline and fitted ellipse).
 
-    Put it last in the inference post-processing, after ``Invertd`` and the argmax, so ``pred`` is the label map
-    on the input's grid with its affine (the spacing). The case name is the input file name without its suffix,
-    as the batch engine names its outputs. Outputs go to ``output_dir`` atomically and never over the input.
+    Listed under ``writers`` in ``inference.json`` (see :mod:`cranialseg.workflows.writers`): ``pred`` is the label
+    map on the input's grid, the spacing comes from the kept input's affine (``original_image``, calibrated by
+    :class:`PixelSpacingd`); a frame without a pixel size (``meta["spacing_units"] == "pixel"``) is measured in
+    pixels. Outputs are written atomically inside the case's output folder.
 
     Args:
         keys: the label-map key (``"pred"``).
-        output_dir: where the files go (created).
-        image_key: the grey image on the input's grid for the overlay (a copy made before resizing); None or a
-            missing key: no overlay.
-        write_overlay: write the overlay PNG.
+        image_key: the input kept by ``CopyItemsd`` (grid, spacing and the overlay picture).
+        write_overlay: write the overlay PNG (with the fitted ellipse).
+        enabled: the writer's on/off option.
         allow_missing_keys: as in MONAI.
     """
 
     def __init__(
         self,
-        keys: KeysCollection,
-        output_dir: str | Path,
-        *,
-        image_key: str | None = "original_image",
-        write_overlay: bool = True,
+        keys: KeysCollection = "pred",
+        image_key: str = "original_image",
+        write_overlay: Any = True,
+        enabled: Any = True,
         allow_missing_keys: bool = False,
     ) -> None:
-        super().__init__(keys, allow_missing_keys)
-        self.output_dir = Path(output_dir)
-        self.image_key = image_key
-        self.write_overlay = bool(write_overlay)
+        super().__init__(keys, image_key, enabled, allow_missing_keys)
+        self.write_overlay = as_bool(write_overlay, "write_overlay")
 
-    @staticmethod
-    def case_name(meta: Mapping) -> str:
-        name = _source_name(meta)
-        for suffix in _SUFFIXES:
-            if name.lower().endswith(suffix):
-                return name[: -len(suffix)]
-        return name
-
-    def __call__(self, data: Mapping[Hashable, Any]) -> dict:
+    def write(self, d: Mapping[Hashable, Any], key: Hashable, case: Mapping[str, Any]) -> dict[str, Path]:
         from cranialseg.workflows.fetal_head import save_head_overlay
 
-        d = dict(data)
-        for key in self.key_iterator(d):
-            pred = d[key]
-            meta = dict(getattr(pred, "meta", {}) or {})
-            image = d.get(self.image_key) if self.image_key else None
-            image_meta = dict(getattr(image, "meta", {}) or {})
-            source_meta = image_meta or meta
-            units = str(source_meta.get("spacing_units", meta.get("spacing_units", "mm")))
-            affine = to_numpy(pred.affine) if hasattr(pred, "affine") else np.eye(4)
-            spacing = [float(v) for v in np.linalg.norm(affine[:-1, :2], axis=0)]
-            case = self.case_name(source_meta if "filename_or_obj" in source_meta else meta)
-            doc = {
-                "case": case,
-                "source": _source_name(source_meta if "filename_or_obj" in source_meta else meta),
-                "spacing_source": str(source_meta.get("spacing_source", "")),
-                **head_measurements(pred, spacing, units),
-            }
-            self.output_dir.mkdir(parents=True, exist_ok=True)
-            json_path = self.output_dir / f"{case}_measurements.json"
-            self._check_not_input(json_path, source_meta)
-            write_json(json_path, doc, overwrite=True)
-            d[f"{key}_measurements"] = doc
-            if self.write_overlay and image is not None:
-                overlay = self.output_dir / f"{case}_overlay.png"
-                self._check_not_input(overlay, source_meta)
-                ellipse = None
-                if doc["head_found"] and units == "mm":
-                    ellipse = {k: doc["ellipse"][k] for k in ELLIPSE_KEYS}
-                elif doc["head_found"]:
-                    ellipse = {k: doc["ellipse"][k.replace("_mm", "_px")] for k in ELLIPSE_KEYS}
-                save_head_overlay(
-                    image, pred, overlay, spacing=spacing if units == "mm" else (1.0, 1.0), ellipse=ellipse or None
-                )
-        return d
-
-    @staticmethod
-    def _check_not_input(path: Path, meta: Mapping) -> None:
-        source = meta.get("filename_or_obj")
+        label, affine, _ = label_and_affine(d, key, self.image_key)
+        image = d.get(self.image_key)
+        meta = dict(getattr(image, "meta", None) or getattr(d[key], "meta", None) or {})
+        units = str(meta.get("spacing_units", "mm"))
+        spacing = [float(v) for v in np.linalg.norm(affine[:-1, :2], axis=0)]
+        source = case.get("source", "")
         source = source[0] if isinstance(source, (list, tuple)) and source else source
-        if source and Path(str(source)).resolve() == path.resolve():
-            raise ValueError(f"{path}: an output would overwrite the input; choose another output_dir")
+        doc = {
+            "case": case.get("id"),
+            "source": Path(str(source)).name,
+            "spacing_source": str(meta.get("spacing_source", "")),
+            **head_measurements(label, spacing, units),
+        }
+        d[f"{key}_measurements"] = doc  # type: ignore[index]
+        out = {"measurements": write_json(case_output_path(case, "_measurements.json"), doc, overwrite=True)}
+        if self.write_overlay:
+            ellipse = None
+            if doc["head_found"]:
+                suffix = "_mm" if units == "mm" else "_px"
+                ellipse = {k: doc["ellipse"][k.replace("_mm", suffix)] for k in ELLIPSE_KEYS}
+            picture = image if image is not None else d.get("image", d[key])
+            out["overlay"] = save_head_overlay(
+                picture,
+                label,
+                case_output_path(case, "_overlay.png"),
+                spacing=spacing if units == "mm" else (1.0, 1.0),
+                ellipse=ellipse,
+            )
+        return out
 
 
 def write_hc18_csv(output_dir: str | Path, name: str = "hc18_ellipses.csv") -> dict:

@@ -14,8 +14,8 @@ from monai.data import MetaTensor
 from cranialseg.workflows.ellipse import fit_head_ellipse, ramanujan_circumference
 from cranialseg.workflows.head_measurements import (
     HC18_CSV_HEADER,
-    HeadMeasurementsd,
     PixelSpacing,
+    SaveHeadMeasurementsd,
     head_measurements,
     read_pixel_spacing_csv,
     write_hc18_csv,
@@ -105,27 +105,33 @@ def test_pixel_spacing_from_csv_argument_or_none(tmp_path):
         PixelSpacing(pixel_spacing_csv=tmp_path / "missing.csv")
 
 
+def _case(tmp_path, name: str) -> dict:
+    return {"id": name.split(".")[0], "source": str(tmp_path / "in" / name), "output_dir": str(tmp_path / "out")}
+
+
 def test_measurements_json_and_hc18_csv(tmp_path):
+    (tmp_path / "out").mkdir()
     spacing = (0.15, 0.15)
     mask = ellipse_mask((200, 140), (15.0, 10.5), 9.0, 6.0, 0.3, spacing)
     affine = torch.diag(torch.tensor([*spacing, 1.0, 1.0], dtype=torch.float64))
-    meta = {"filename_or_obj": str(tmp_path / "in" / "005_HC.png"), "spacing_units": "mm"}
-    pred = MetaTensor(torch.as_tensor(mask[None], dtype=torch.float32), affine=affine, meta=dict(meta))
+    meta = {"spacing_units": "mm", "spacing_source": "pixel_spacing argument"}
+    pred = MetaTensor(torch.as_tensor(mask[None], dtype=torch.float32), affine=affine)
     image = MetaTensor(torch.rand(1, 200, 140), affine=affine, meta=dict(meta))
-    writer = HeadMeasurementsd("pred", tmp_path / "out", image_key="original_image")
-    writer({"pred": pred, "original_image": image})
+    writer = SaveHeadMeasurementsd("pred")
+    out = writer({"pred": pred, "original_image": image, "case": _case(tmp_path, "005_HC.png")})
+    assert set(out["outputs"]) == {"measurements", "overlay"}
     doc = json.loads((tmp_path / "out" / "005_HC_measurements.json").read_text())
-    assert doc["head_found"] and doc["units"] == "mm" and doc["source"] == "005_HC.png"
+    assert doc["head_found"] and doc["units"] == "mm" and doc["source"] == "005_HC.png" and doc["case"] == "005_HC"
     assert doc["head_circumference_mm"] == pytest.approx(ramanujan_circumference(9.0, 6.0), rel=0.01)
     assert doc["biparietal_diameter_mm"] == pytest.approx(12.0, rel=0.02)
     assert doc["occipitofrontal_diameter_mm"] == pytest.approx(18.0, rel=0.02)
     assert set(doc["ellipse"]) == {"center_x_mm", "center_y_mm", "semi_axis_a_mm", "semi_axis_b_mm", "angle_rad"}
     assert (tmp_path / "out" / "005_HC_overlay.png").is_file()
     # a frame without a head and one without spacing are left out of the CSV and listed
-    empty = MetaTensor(torch.zeros(1, 200, 140), affine=affine, meta={**meta, "filename_or_obj": "006_HC.png"})
-    writer({"pred": empty})
-    px = MetaTensor(pred.clone(), meta={"filename_or_obj": "007_HC.png", "spacing_units": "pixel"})
-    writer({"pred": px})
+    empty = MetaTensor(torch.zeros(1, 200, 140), affine=affine)
+    writer({"pred": empty, "original_image": image, "case": _case(tmp_path, "006_HC.png")})
+    px_image = MetaTensor(image.clone(), meta={"spacing_units": "pixel"})
+    writer({"pred": MetaTensor(pred.clone()), "original_image": px_image, "case": _case(tmp_path, "007_HC.png")})
     doc_px = json.loads((tmp_path / "out" / "007_HC_measurements.json").read_text())
     assert doc_px["units"] == "pixel" and "head_circumference_px" in doc_px and "pixels" in doc_px["note"]
     summary = write_hc18_csv(tmp_path / "out")
