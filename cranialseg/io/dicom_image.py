@@ -13,12 +13,12 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 import pydicom
-from pydicom.pixels import apply_color_lut
 
 from cranialseg.io.colour import rgb_to_luma
 from cranialseg.io.dicom_files import PathLike
 from cranialseg.io.dicom_series import decode_pixels
 from cranialseg.io.errors import InputError
+from cranialseg.io.pydicom_pixels import apply_color_lut
 
 __all__ = ["load_dicom_image", "ultrasound_spacing"]
 

@@ -34,6 +34,7 @@ __all__ = [
     "shutil_copy",
     "bundle_pipeline_labels",
     "LABEL_VENV",
+    "SHIM_DIR",
     "require_label_venv",
     "free_port",
     "http",
@@ -51,6 +52,8 @@ US_NAME = "cranial_us_ventricle_segmentation"
 DEMO_SEED = 1
 LABEL_VENV = Path(os.environ.get("CRANIALSEG_LABEL_VENV", REPO / ".venv-label"))
 LOOPBACK = "127.0.0.1"
+#: The project's stand-in folder (``torchvision.utils`` for MONAI Label) that the start script puts on PYTHONPATH.
+SHIM_DIR = REPO / "cranialseg" / "label" / "shims"
 
 
 def require_label_venv() -> Path:
@@ -211,6 +214,7 @@ def run_in_label_venv(code: str, *args: str, timeout: float = 300.0, cwd: Option
     python = require_label_venv()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHONPATH")}
     env["OMP_NUM_THREADS"] = "2"
+    env["PYTHONPATH"] = str(SHIM_DIR)  # what scripts/start_label_server.sh puts first (torchvision stand-in)
     res = subprocess.run(
         [str(python), "-c", code, *args],
         capture_output=True,
