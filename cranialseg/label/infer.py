@@ -12,12 +12,14 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import nibabel as nib
 import numpy as np
+from fastapi import HTTPException
 from monai.transforms import SaveImage, SaveImaged
 from monai.utils import convert_to_numpy
 from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.bundle import BundleInferTask
 from monailabel.utils.others.generic import file_ext
 
+from cranialseg.label.errors import INPUT_ERROR_STATUS, find_input_error
 from cranialseg.label.transforms import RestoreItemsd, SqueezeChanneld, StashItemsd
 
 __all__ = ["CranialSegInferTask"]
@@ -39,6 +41,8 @@ class CranialSegInferTask(BundleInferTask):
     * writes labels as ``uint8`` and a 2D JPEG input's labels as PNG (lossless), unless the request says otherwise;
     * writes a 2D NIfTI label map with the input's affine: MONAI Label's writer drops the affine of 2D arrays
       (``monailabel/transform/writer.py:232``) and its nibabel path fails on them (``writer.py:228-230``);
+    * answers an input that does not fit the model (a CT sent to the ultrasound model, an unreadable file) with
+      ``422`` and the message, not MONAI Label's bare ``500`` (:mod:`cranialseg.label.errors`);
     * sets the task type to segmentation whatever the folder name (``monailabel/tasks/infer/bundle.py:274-289``
       guesses it from words such as ``detection`` in the name).
 
@@ -57,6 +61,17 @@ class CranialSegInferTask(BundleInferTask):
         kwargs.setdefault("type", InferType.SEGMENTATION)
         kwargs.setdefault("post_filter", [SaveImaged, SaveImage])
         super().__init__(path, conf, **kwargs)
+
+    def __call__(self, request: Dict[str, Any], callbacks: Any = None) -> Tuple[Any, Dict]:
+        try:
+            return super().__call__(request, callbacks)
+        except Exception as err:
+            cause = find_input_error(err)
+            if cause is None:
+                raise
+            model = request.get("model") or os.path.basename(self.bundle_path)
+            _logger.warning(f"{model}: input refused: {cause}")
+            raise HTTPException(status_code=INPUT_ERROR_STATUS, detail=f"{model}: {cause}") from err
 
     def pre_transforms(self, data: Optional[Dict[str, Any]] = None) -> Sequence[Callable]:
         return [StashItemsd(keys=self.key_image), *super().pre_transforms(data)]

@@ -215,3 +215,11 @@ def test_save_labels_train_one_epoch_then_infer(server, demo_root):
 
     out = _infer(server, US_NAME, "us_frame", tmp / "pred_us_after_training.png")
     assert np.asarray(Image.open(out)).shape == (256, 256)
+
+
+@pytest.mark.parametrize("model, image, expects", [(US_NAME, "ct_nifti", "2D US"), (CT_NAME, "us_frame", "3D CT")])
+def test_wrong_modality_returns_the_message_with_422(server, model, image, expects):
+    status, _, body = http("POST", f"{server['url']}/infer/{model}?image={image}&output=image", data=b"", timeout=120)
+    assert status == 422, f"HTTP {status}: {body[:2000]!r}"
+    detail = json.loads(body)["detail"]
+    assert detail.startswith(f"{model}: ") and f"expects {expects}" in detail and "use the bundle" in detail
