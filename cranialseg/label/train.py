@@ -13,6 +13,8 @@ from typing import Any, Dict, List, Optional, cast
 from monailabel.interfaces.datastore import Datastore
 from monailabel.tasks.train.bundle import BundleTrainTask
 
+from cranialseg.label.stats import read_stats
+
 __all__ = ["CranialSegTrainTask", "image_spatial_dims"]
 
 _logger = logging.getLogger(__name__)
@@ -43,7 +45,10 @@ class CranialSegTrainTask(BundleTrainTask):
       head CT volumes and ultrasound frames would feed frames to the 3D model;
     * lowers the bundle's ``val_interval`` to the requested ``max_epochs`` when it is larger: the bundle writes
       ``models/model.pt`` from its validation ``CheckpointSaver`` (best key metric), which a short run from MONAI
-      Label (``max_epochs`` 1) would otherwise never reach, so no new model would be served.
+      Label (``max_epochs`` 1) would otherwise never reach, so no new model would be served;
+    * reports ``train_stats`` in ``/info/`` (epochs, best metric, metrics, loss, times) like MONAI Label's own
+      trainers: a :class:`~cranialseg.label.stats.TrainStatsHandler` in ``train#handlers`` writes
+      ``models/train_stats.json`` after every epoch and :meth:`stats` returns it.
 
     Args:
         path: the bundle folder (``<app>/model/<name>``).
@@ -74,7 +79,21 @@ class CranialSegTrainTask(BundleTrainTask):
         self._max_epochs = int(request.get("max_epochs", 50))
         return super().__call__(request, datastore)
 
+    @property
+    def stats_path(self) -> str:
+        return os.path.join(self.bundle_path, "models", "train_stats.json")
+
+    def stats(self) -> Dict[str, Any]:
+        return read_stats(self.stats_path)
+
     def _update_overrides(self, overrides: Dict[str, Any]) -> Dict[str, Any]:
+        key = self.const.key_train_handlers()
+        handler = {
+            "_target_": "cranialseg.label.stats.TrainStatsHandler",
+            "stats_path": self.stats_path,
+            "evaluator": "@validate#evaluator" if "validate#evaluator" in self.bundle_config else None,
+        }
+        overrides[key] = [h for h in overrides.get(key) or [] if h.get("_target_") != handler["_target_"]] + [handler]
         interval = self.bundle_config.get("val_interval")
         if isinstance(interval, int) and self._max_epochs is not None and interval > self._max_epochs:
             overrides["val_interval"] = max(1, self._max_epochs)
