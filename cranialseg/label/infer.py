@@ -16,15 +16,27 @@ from fastapi import HTTPException
 from monai.transforms import SaveImage, SaveImaged
 from monai.utils import convert_to_numpy
 from monailabel.interfaces.tasks.infer_v2 import InferType
-from monailabel.tasks.infer.bundle import BundleInferTask
+from monailabel.tasks.infer.bundle import BundleConstants, BundleInferTask
 from monailabel.utils.others.generic import file_ext
 
 from cranialseg.label.errors import INPUT_ERROR_STATUS, find_input_error
 from cranialseg.label.transforms import RestoreItemsd, SqueezeChanneld, StashItemsd
 
-__all__ = ["CranialSegInferTask"]
+__all__ = ["CranialSegInferTask", "PostprocessingConstants"]
 
 _logger = logging.getLogger(__name__)
+
+
+class PostprocessingConstants(BundleConstants):
+    """Read the bundle's ``postprocessing`` only, not the ``post_transforms`` it adds for MONAI Label's stock app.
+
+    MONAI Label's ``BundleInferTask`` takes ``post_transforms`` over ``postprocessing`` when both exist
+    (``monailabel/tasks/infer/bundle.py:255-264``); the ultrasound bundle's ``post_transforms`` squeezes the channel
+    and casts to uint8 for the stock ``monaibundle`` app, which this task does after ``Restored`` itself.
+    """
+
+    def key_postprocessing(self) -> Sequence[str]:
+        return ["postprocessing"]
 
 
 class CranialSegInferTask(BundleInferTask):
@@ -61,6 +73,7 @@ class CranialSegInferTask(BundleInferTask):
 
     def __init__(self, path: str, conf: Dict[str, str], **kwargs: Any):
         kwargs.setdefault("type", InferType.SEGMENTATION)
+        kwargs.setdefault("const", PostprocessingConstants())
         kwargs.setdefault("post_filter", [SaveImaged, SaveImage])
         super().__init__(path, conf, **kwargs)
 

@@ -8,31 +8,17 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any, Dict, List, Optional, cast
+from typing import Any, Dict, List, Optional
 
 from monailabel.interfaces.datastore import Datastore
 from monailabel.tasks.train.bundle import BundleTrainTask
 
 from cranialseg.label.stats import read_stats
+from cranialseg.workflows.filtered_dataset import image_spatial_dims
 
 __all__ = ["CranialSegTrainTask", "image_spatial_dims"]
 
 _logger = logging.getLogger(__name__)
-
-_2D_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-
-
-def image_spatial_dims(path: str) -> int:
-    """2 for a frame (PNG/JPEG/TIFF, or a NIfTI whose third axis has one voxel), else 3. Reads headers only."""
-    lower = path.lower()
-    if lower.endswith(_2D_EXTS):
-        return 2
-    if lower.endswith((".nii", ".nii.gz")):
-        import nibabel as nib
-
-        shape = tuple(cast(Any, nib.load(path)).shape)
-        return 2 if len(shape) == 2 or (len(shape) >= 3 and shape[2] == 1) else 3
-    return 3
 
 
 class CranialSegTrainTask(BundleTrainTask):
@@ -69,7 +55,7 @@ class CranialSegTrainTask(BundleTrainTask):
 
     def _fetch_datalist(self, request: Dict[str, Any], datastore: Datastore) -> List[Dict[str, Any]]:
         items = super()._fetch_datalist(request, datastore)
-        kept = [d for d in items if image_spatial_dims(d["image"]) == self.dimension]
+        kept = [d for d in items if image_spatial_dims(d["image"]) in (self.dimension, None)]
         if len(kept) != len(items):
             skipped = len(items) - len(kept)
             _logger.info(f"{request.get('model')}: {skipped} labelled image(s) of another dimension skipped")
