@@ -4,9 +4,9 @@ MONAI Label (its stock ``monaibundle`` app as much as the project's) hands every
 every bundle trainer (``monailabel/tasks/train/bundle.py:160-178``), so a studies folder that mixes head CT volumes
 and ultrasound frames feeds frames to the 3D trainer ("Sequence must have length 2, got 3"). The bundles' train
 configs use :class:`FilteredCacheDataset`, so the filter travels with the bundle: it keeps the items of the bundle's
-spatial dimension and logs how many it skipped. A validation set left empty (one labelled image, or only images of
-the other kind in it) falls back to the training items, so a short run still validates and saves ``model.pt``; no
-training item at all is refused with a message.
+spatial dimension and logs how many it skipped. A set left empty (one labelled image, or only images of the other
+kind on one side of MONAI Label's split) falls back to the other set's items, so a short run still trains, validates
+and saves ``model.pt``; no item of the bundle's dimension at all is refused with a message.
 
 Example:
     >>> import tempfile, os, numpy as np
@@ -62,8 +62,8 @@ class FilteredCacheDataset(CacheDataset):
         data: datalist items (``{"image": path, "label": path}``); MONAI Label overrides it with its datastore's.
         transform: as for ``CacheDataset``.
         spatial_dims: the bundle's spatial dimension (2 for ultrasound frames, 3 for CT volumes).
-        fallback: items to use when none of ``data`` is left (validation on the training items: a validation set
-            MONAI Label left empty); ``None`` to refuse an empty set.
+        fallback: items to use when none of ``data`` is left (the training set for validation and the reverse: a
+            set MONAI Label's split left empty); ``None`` to refuse an empty set.
         name: what the set is, for the messages (``"training"``, ``"validation"``).
         image_key: the image key of the items.
         kwargs: passed to ``CacheDataset`` (``cache_rate``, ``num_workers``, ...).
@@ -93,7 +93,7 @@ class FilteredCacheDataset(CacheDataset):
         if not kept and fallback is not None:
             kept, _ = keep_items_of_dims(list(fallback), spatial_dims, image_key)
             if kept:
-                _logger.warning(f"{name} data: none left; using the {len(kept)} training item(s) instead")
+                _logger.warning(f"{name} data: none left; using the {len(kept)} item(s) of the other set instead")
         if not kept:
             raise ValueError(
                 f"{name} data: no labelled {spatial_dims}D image among {len(data)} item(s) "

@@ -6,7 +6,9 @@ as an 8-bit PNG on the frame's grid (``post_transforms`` of the ultrasound ``inf
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 
 import nibabel as nib
 import numpy as np
@@ -18,9 +20,11 @@ from tests.label._harness import (
     US_NAME,
     http,
     mean_dice,
+    multipart_body,
     prepare_app,
     shutil_copy,
     start_stock_server,
+    write_label_png,
 )
 
 pytestmark = pytest.mark.slow
@@ -37,6 +41,7 @@ def stock(tmp_path_factory, label_bundles, demo_root):
     studies.mkdir()
     shutil_copy(demo_root["us"] / "png" / f"{US_CASE}.png", studies / "us_frame.png")
     shutil_copy(demo_root["ct"] / "images" / f"{CT_CASE}.nii.gz", studies / "ct_nifti.nii.gz")
+    shutil_copy(demo_root["us"] / "png" / "us_000.png", studies / "us_train_0.png")
     shipped = prepare_app(tmp, label_bundles)  # bundle copies with weights under tmp/app/model
     proc, url = start_stock_server(tmp, studies, [tmp / "app" / "model" / name for name in label_bundles])
     try:
@@ -77,3 +82,37 @@ def test_stock_app_ct_label_on_the_input_grid(stock):
     src, pred = nib.load(str(stock["studies"] / "ct_nifti.nii.gz")), nib.load(str(out))
     assert pred.shape == src.shape
     np.testing.assert_allclose(pred.affine, src.affine, atol=1e-3)
+
+
+def _put_label(stock, image: str, label) -> None:
+    body, ctype = multipart_body({"label": (label.name, label.read_bytes(), "application/octet-stream")})
+    status, _, res = http(
+        "PUT", f"{stock['url']}/datastore/label?image={image}&tag=final", data=body, headers={"Content-Type": ctype}
+    )
+    assert status == 200, res[:1000]
+
+
+def test_stock_app_trains_us_with_one_label_in_a_mixed_datastore(stock, demo_root):
+    """One ultrasound label and one CT label: the US bundle skips the CT item, still validates and saves a model."""
+    tmp = stock["tmp"]
+    _put_label(stock, "us_train_0", write_label_png(demo_root["us"] / "labels" / "us_000.nii.gz", tmp / "l0.png"))
+    _put_label(stock, "ct_nifti", shutil_copy(demo_root["ct"] / "labels" / f"{CT_CASE}.nii.gz", tmp / "l.nii.gz"))
+    weights = tmp / "apps" / "monaibundle" / "model" / US_NAME / "models" / "model.pt"
+    before = hashlib.sha256(weights.read_bytes()).hexdigest()
+    params = {"max_epochs": 1, "val_split": 0.5, "device": "cpu", "multi_gpu": False}
+    status, _, body = http(
+        "POST",
+        f"{stock['url']}/train/{US_NAME}",
+        data=json.dumps(params).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert status == 200, f"HTTP {status}: {body[:2000]!r}"
+    deadline = time.monotonic() + 600
+    task = json.loads(body)
+    while task.get("status") in ("SUBMITTED", "RUNNING") and time.monotonic() < deadline:
+        time.sleep(2)
+        task = json.loads(http("GET", f"{stock['url']}/train/")[2])
+    log = stock["proc"].log_tail(300_000)
+    assert task.get("status") == "DONE", f"training {task.get('status')}: {task.get('details')}\n{log[-6000:]}"
+    assert "1 of 2 item(s) skipped (not 2D images for this bundle)" in log  # the CT item (was a crash)
+    assert hashlib.sha256(weights.read_bytes()).hexdigest() != before, "training wrote no new models/model.pt"
