@@ -57,6 +57,9 @@ def server(tmp_path_factory, label_bundles, demo_root):
     shutil_copy(ct / "images" / f"{CT_CASE}.nii.gz", studies / "ct_nifti.nii.gz")
     dicom_to_nifti_with_monailabel(ct / "dicom" / CT_CASE, studies / "ct_dicom.nii.gz")
     shutil_copy(us / "png" / f"{US_CASE}.png", studies / "us_frame.png")
+    # an unfamiliar frame (noise, nothing like the training phantoms) for the active-learning strategy
+    noise = np.random.default_rng(0).integers(0, 256, (256, 256), dtype=np.uint8)
+    Image.fromarray(noise, mode="L").save(studies / "us_png_noise.png")
     # a gantry-tilted CT as dcm2niix writes it: a sheared affine (z axis leaning 20 degrees towards y)
     ct_img = nib.load(str(ct / "images" / f"{CT_CASE}.nii.gz"))
     sheared = ct_img.affine.copy()
@@ -248,3 +251,22 @@ def test_ct_label_on_a_sheared_input_grid(server):
     far = np.array([*(np.array(src.shape) - 1), 1.0])
     assert np.linalg.norm((pred.affine @ far - src.affine @ far)[:3]) < 1e-3  # far corner on the same point
     assert np.asarray(pred.dataobj).dtype == np.uint8 and set(np.unique(pred.dataobj).tolist()) <= set(range(6))
+
+
+def test_us_png_flip_disagreement_picks_the_unfamiliar_frame(server):
+    """The uncertainty strategy ranks the noise frame above held-out phantoms like the training ones."""
+    _require_shipped(server, US_NAME)
+    info = json.loads(http("GET", f"{server['url']}/info/")[2])
+    assert "flip_disagreement" in info["strategies"]
+    status, _, body = http(
+        "POST",
+        f"{server['url']}/activelearning/flip_disagreement",
+        data=json.dumps({"model": US_NAME}).encode(),
+        headers={"Content-Type": "application/json"},
+        timeout=TIMEOUT_INFER,
+    )
+    assert status == 200, f"HTTP {status}: {body[:2000]!r}\n{server['proc'].log_tail()}"
+    res = json.loads(body)
+    assert res["id"] == "us_png_noise", res.get("scores")
+    assert res["scores"]["us_png_noise"] > 1.5 * res["scores"]["us_frame"]
+    assert not any(k.startswith("ct_") for k in res["scores"])  # 3D volumes are not candidates for the 2D model
