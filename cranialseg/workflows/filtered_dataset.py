@@ -12,8 +12,10 @@ Example:
     >>> import tempfile, os, numpy as np
     >>> from PIL import Image
     >>> d = tempfile.mkdtemp(); png = os.path.join(d, "f.png"); Image.fromarray(np.zeros((4, 4), np.uint8)).save(png)
-    >>> keep_items_of_dims([{"image": png, "label": png}, {"image": "ct.nii.gz", "label": "x"}], 2)[1]
-    1
+    >>> image_spatial_dims(png), image_spatial_dims("frame.dcm")  # a DICOM cannot be told from its name: kept
+    (2, None)
+    >>> len(keep_items_of_dims([{"image": png, "label": png}], 3)[0])
+    0
 """
 
 from __future__ import annotations
