@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from tests.label._harness import LABEL_VENV, REPO, SHIM_DIR, require_label_venv
 
 
@@ -26,6 +28,7 @@ def test_setup_script_recognises_a_built_venv():
     assert stamp.stat().st_mtime == mtime
 
 
+@pytest.mark.slow
 def test_label_venv_is_unmodified_and_the_shim_folder_serves_monailabel():
     """No stand-in in the venv's site-packages; MONAI Label's bundle task imports only with the shim folder."""
     python = require_label_venv()
