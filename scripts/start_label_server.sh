@@ -71,6 +71,10 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 export BUNDLE_DOWNLOAD_SRC=github
 export MONAI_LABEL_TRACKING_ENABLED=false
 export MLFLOW_TRACKING_URI="${MLFLOW_TRACKING_URI:-file:$APP/mlruns}"
+# MONAI Label imports `torchvision.utils` (make_grid/save_image, monailabel/transform/post.py:32) and the venv has
+# no torchvision (the PyPI wheel needs CUDA torch): the project's stand-in folder goes first on the path, for the
+# server and for the training subprocesses it starts. Nothing is written into site-packages.
+export PYTHONPATH="$REPO/cranialseg/label/shims${PYTHONPATH:+:$PYTHONPATH}"
 
 "$VENV/bin/python" -m cranialseg.label.app_dir "$APP" "${BUNDLES[@]}" --mode "$MODE" "${REFRESH[@]}" >/dev/null
 echo "MONAI Label: app $APP, models $MODELS, studies $STUDIES, http://$HOST:$PORT"

@@ -34,6 +34,7 @@ from monailabel.utils.others.generic import strtobool
 
 import cranialseg
 from cranialseg.label.infer import CranialSegInferTask
+from cranialseg.label.strategy import FlipDisagreement
 from cranialseg.label.train import CranialSegTrainTask
 
 __all__ = ["CranialSegApp", "local_bundles"]
@@ -103,7 +104,11 @@ class CranialSegApp(MONAILabelApp):
         return trainers
 
     def init_strategies(self) -> Dict[str, Strategy]:
-        return {"random": Random(), "first": First()}
+        served = {n: p for n, p in self.models.items() if os.path.exists(os.path.join(p, "models", "model.pt"))}
+        strategies: Dict[str, Strategy] = {"random": Random(), "first": First()}
+        if served:
+            strategies["flip_disagreement"] = FlipDisagreement(served, int(self.conf.get("al_max_images", "0")))
+        return strategies
 
     def _download_dcmqi_tools(self) -> None:
         # monailabel/interfaces/app.py:556-576 downloads dcmqi from GitHub when itkimage2segimage is missing, which

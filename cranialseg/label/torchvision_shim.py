@@ -5,9 +5,12 @@
 ``from torchvision.utils import make_grid, save_image``. The torchvision wheel on PyPI is built against the CUDA
 torch and fails to load next to the CPU torch 2.13.0 (``RuntimeError: operator torchvision::nms does not exist``),
 and installing it from PyPI would replace the CPU torch with a multi-GB CUDA build. So the MONAI Label environment
-has no torchvision; ``python -m cranialseg.label.torchvision_shim <site-packages>`` writes a tiny ``torchvision``
-package there whose ``utils`` holds the two functions below. Its ``__version__`` is ``"0.0.0"``, so MONAI's
-version-gated ``optional_import("torchvision", "0.x")`` still treats torchvision as missing.
+has no torchvision. The project folder :data:`SHIM_DIR` (``cranialseg/label/shims``) holds a tiny ``torchvision``
+package whose ``utils`` re-exports the two functions below; ``scripts/start_label_server.sh`` (and the tests'
+harness) put that folder first on the server's ``PYTHONPATH``, so the installed packages stay unmodified. Its
+``__version__`` is ``"0.0.0"``, so MONAI's version-gated ``optional_import("torchvision", "0.x")`` still treats
+torchvision as missing. :func:`remove_site_package_edits` deletes the stand-ins that older versions of
+``scripts/setup_label_env.sh`` wrote into the venv's site-packages.
 
 Example:
     >>> import torch
@@ -19,16 +22,21 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
 
-__all__ = ["make_grid", "save_image", "install", "SHIM_MARKER"]
+__all__ = ["make_grid", "save_image", "remove_site_package_edits", "SHIM_DIR", "SHIM_MARKER", "COMPAT_MARKER"]
 
-#: First line of the written ``torchvision/__init__.py``; ``install`` only overwrites files that carry it.
+#: The folder to put first on the MONAI Label server's ``PYTHONPATH`` (holds ``torchvision/``).
+SHIM_DIR = Path(__file__).resolve().parent / "shims"
+#: First line of the ``torchvision/__init__.py`` that recipe v1 of ``setup_label_env.sh`` wrote into site-packages.
 SHIM_MARKER = "# cranialseg torchvision shim (see cranialseg/label/torchvision_shim.py)"
+#: First line of the ``pydicom/pixels.py`` that recipe v1 of ``setup_label_env.sh`` wrote into site-packages.
+COMPAT_MARKER = "# cranialseg pydicom.pixels compat for pydicom 2.x (see cranialseg/label/pydicom_compat.py)"
 
 
 def make_grid(
@@ -81,36 +89,40 @@ def save_image(tensor: Union[torch.Tensor, Sequence[torch.Tensor]], fp: Any, for
     Image.fromarray(np.ascontiguousarray(arr)).save(fp, format=format)
 
 
-def install(site_packages: Union[str, os.PathLike]) -> Path:
-    """Write the ``torchvision`` stand-in package into ``site_packages`` and return its folder.
+def _starts_with(path: Path, marker: str) -> bool:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.readline().rstrip("\n") == marker
+    except OSError:
+        return False
 
-    Raises:
-        FileExistsError: a real torchvision is installed there (its ``__init__.py`` lacks :data:`SHIM_MARKER`).
+
+def remove_site_package_edits(site_packages: Union[str, os.PathLike]) -> List[Path]:
+    """Delete the files recipe v1 of ``setup_label_env.sh`` wrote into ``site_packages``; returns what was removed.
+
+    Only files that start with :data:`SHIM_MARKER` / :data:`COMPAT_MARKER` go (a real torchvision or a real
+    ``pydicom/pixels`` is left alone), with their ``__pycache__`` entries.
     """
-    target = Path(site_packages) / "torchvision"
-    init = target / "__init__.py"
-    if init.exists() and not init.read_text(encoding="utf-8").startswith(SHIM_MARKER):
-        raise FileExistsError(
-            f"{init} belongs to a real torchvision; uninstall it first (pip uninstall -y torchvision): it fails to "
-            "load next to the CPU torch"
-        )
-    target.mkdir(parents=True, exist_ok=True)
-    init.write_text(
-        f'{SHIM_MARKER}\n"""Not torchvision: only ``utils.make_grid``/``utils.save_image`` for MONAI Label."""\n\n'
-        '__version__ = "0.0.0"\n',
-        encoding="utf-8",
-    )
-    (target / "utils.py").write_text(
-        f"{SHIM_MARKER}\nfrom cranialseg.label.torchvision_shim import make_grid, save_image  # noqa: F401\n",
-        encoding="utf-8",
-    )
-    return target
+    site = Path(site_packages)
+    removed: List[Path] = []
+    tv = site / "torchvision"
+    if _starts_with(tv / "__init__.py", SHIM_MARKER):
+        shutil.rmtree(tv)
+        removed.append(tv)
+    pixels = site / "pydicom" / "pixels.py"
+    if pixels.is_file() and _starts_with(pixels, COMPAT_MARKER):
+        pixels.unlink()
+        removed.append(pixels)
+        for pyc in (site / "pydicom" / "__pycache__").glob("pixels.*.pyc"):
+            pyc.unlink()
+    return removed
 
 
 def _main(argv: Optional[Sequence[str]] = None) -> None:
-    parser = argparse.ArgumentParser(description="Write the torchvision stand-in into a site-packages folder.")
-    parser.add_argument("site_packages", help="target site-packages folder (the MONAI Label venv's)")
-    print(install(parser.parse_args(argv).site_packages))
+    parser = argparse.ArgumentParser(description="Remove the stand-ins older set-ups wrote into site-packages.")
+    parser.add_argument("site_packages", help="the MONAI Label venv's site-packages folder")
+    for path in remove_site_package_edits(parser.parse_args(argv).site_packages):
+        print(f"removed {path}")
 
 
 if __name__ == "__main__":

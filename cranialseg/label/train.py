@@ -8,29 +8,17 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any, Dict, List, Optional, cast
+from typing import Any, Dict, List, Optional
 
 from monailabel.interfaces.datastore import Datastore
 from monailabel.tasks.train.bundle import BundleTrainTask
 
+from cranialseg.label.stats import read_stats
+from cranialseg.workflows.filtered_dataset import image_spatial_dims
+
 __all__ = ["CranialSegTrainTask", "image_spatial_dims"]
 
 _logger = logging.getLogger(__name__)
-
-_2D_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-
-
-def image_spatial_dims(path: str) -> int:
-    """2 for a frame (PNG/JPEG/TIFF, or a NIfTI whose third axis has one voxel), else 3. Reads headers only."""
-    lower = path.lower()
-    if lower.endswith(_2D_EXTS):
-        return 2
-    if lower.endswith((".nii", ".nii.gz")):
-        import nibabel as nib
-
-        shape = tuple(cast(Any, nib.load(path)).shape)
-        return 2 if len(shape) == 2 or (len(shape) >= 3 and shape[2] == 1) else 3
-    return 3
 
 
 class CranialSegTrainTask(BundleTrainTask):
@@ -43,7 +31,10 @@ class CranialSegTrainTask(BundleTrainTask):
       head CT volumes and ultrasound frames would feed frames to the 3D model;
     * lowers the bundle's ``val_interval`` to the requested ``max_epochs`` when it is larger: the bundle writes
       ``models/model.pt`` from its validation ``CheckpointSaver`` (best key metric), which a short run from MONAI
-      Label (``max_epochs`` 1) would otherwise never reach, so no new model would be served.
+      Label (``max_epochs`` 1) would otherwise never reach, so no new model would be served;
+    * reports ``train_stats`` in ``/info/`` (epochs, best metric, metrics, loss, times) like MONAI Label's own
+      trainers: a :class:`~cranialseg.label.stats.TrainStatsHandler` in ``train#handlers`` writes
+      ``models/train_stats.json`` after every epoch and :meth:`stats` returns it.
 
     Args:
         path: the bundle folder (``<app>/model/<name>``).
@@ -64,7 +55,7 @@ class CranialSegTrainTask(BundleTrainTask):
 
     def _fetch_datalist(self, request: Dict[str, Any], datastore: Datastore) -> List[Dict[str, Any]]:
         items = super()._fetch_datalist(request, datastore)
-        kept = [d for d in items if image_spatial_dims(d["image"]) == self.dimension]
+        kept = [d for d in items if image_spatial_dims(d["image"]) in (self.dimension, None)]
         if len(kept) != len(items):
             skipped = len(items) - len(kept)
             _logger.info(f"{request.get('model')}: {skipped} labelled image(s) of another dimension skipped")
@@ -74,7 +65,21 @@ class CranialSegTrainTask(BundleTrainTask):
         self._max_epochs = int(request.get("max_epochs", 50))
         return super().__call__(request, datastore)
 
+    @property
+    def stats_path(self) -> str:
+        return os.path.join(self.bundle_path, "models", "train_stats.json")
+
+    def stats(self) -> Dict[str, Any]:
+        return read_stats(self.stats_path)
+
     def _update_overrides(self, overrides: Dict[str, Any]) -> Dict[str, Any]:
+        key = self.const.key_train_handlers()
+        handler = {
+            "_target_": "cranialseg.label.stats.TrainStatsHandler",
+            "stats_path": self.stats_path,
+            "evaluator": "@validate#evaluator" if "validate#evaluator" in self.bundle_config else None,
+        }
+        overrides[key] = [h for h in overrides.get(key) or [] if h.get("_target_") != handler["_target_"]] + [handler]
         interval = self.bundle_config.get("val_interval")
         if isinstance(interval, int) and self._max_epochs is not None and interval > self._max_epochs:
             overrides["val_interval"] = max(1, self._max_epochs)

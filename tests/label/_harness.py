@@ -34,12 +34,14 @@ __all__ = [
     "shutil_copy",
     "bundle_pipeline_labels",
     "LABEL_VENV",
+    "SHIM_DIR",
     "require_label_venv",
     "free_port",
     "http",
     "multipart_body",
     "ManagedProcess",
     "start_label_server",
+    "start_stock_server",
     "run_in_label_venv",
     "mean_dice",
 ]
@@ -51,6 +53,8 @@ US_NAME = "cranial_us_ventricle_segmentation"
 DEMO_SEED = 1
 LABEL_VENV = Path(os.environ.get("CRANIALSEG_LABEL_VENV", REPO / ".venv-label"))
 LOOPBACK = "127.0.0.1"
+#: The project's stand-in folder (``torchvision.utils`` for MONAI Label) that the start script puts on PYTHONPATH.
+SHIM_DIR = REPO / "cranialseg" / "label" / "shims"
 
 
 def require_label_venv() -> Path:
@@ -211,6 +215,7 @@ def run_in_label_venv(code: str, *args: str, timeout: float = 300.0, cwd: Option
     python = require_label_venv()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHONPATH")}
     env["OMP_NUM_THREADS"] = "2"
+    env["PYTHONPATH"] = str(SHIM_DIR)  # what scripts/start_label_server.sh puts first (torchvision stand-in)
     res = subprocess.run(
         [str(python), "-c", code, *args],
         capture_output=True,
@@ -331,3 +336,43 @@ def bundle_pipeline_labels(bundle_root: Path, image: Path, out: Path) -> np.ndar
     """The bundle's own ``preprocessing``/``inferer``/``postprocessing`` on ``image`` (label venv), no MONAI Label."""
     run_in_label_venv(_PIPELINE_SNIPPET, str(bundle_root), str(image), str(out))
     return np.load(out)
+
+
+def start_stock_server(
+    tmp: Path, studies: Union[str, Path], bundles: Sequence[Path], *, timeout: float = 240.0
+) -> Tuple[ManagedProcess, str]:
+    """MONAI Label's own ``monaibundle`` app (from the wheel, offline) serving copies of ``bundles``.
+
+    As a MONAI Label user runs it: ``monailabel apps --download --name monaibundle``, the bundles under its
+    ``model/`` folder, ``--conf models a,b --conf zoo_source github --conf sam2 false``. Only the project's
+    torchvision stand-in folder is put on ``PYTHONPATH`` (what ``scripts/start_label_server.sh`` does).
+    """
+    python = require_label_venv()
+    env = label_env(tmp)
+    env.update(PYTHONPATH=str(SHIM_DIR), BUNDLE_DOWNLOAD_SRC="github", MONAI_LABEL_TRACKING_ENABLED="false")
+    app = tmp / "apps" / "monaibundle"  # `apps --download --output DIR` writes DIR/monaibundle
+    if not (app / "main.py").exists():
+        res = subprocess.run(
+            [str(python), "-m", "monailabel.main", "apps", "--download", "--name", "monaibundle"]
+            + ["--output", str(app.parent)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+            cwd=str(tmp),
+        )
+        assert (app / "main.py").exists(), res.stdout[-2000:] + res.stderr[-4000:]
+    for b in bundles:
+        copy_tree(Path(b), app / "model" / Path(b).name)
+    port = free_port()
+    cmd = [str(python), "-m", "monailabel.main", "start_server", "--app", str(app), "--studies", str(studies)]
+    cmd += ["--host", LOOPBACK, "--port", str(port), "--conf", "models", ",".join(Path(b).name for b in bundles)]
+    cmd += ["--conf", "zoo_source", "github", "--conf", "sam2", "false"]
+    server = ManagedProcess(cmd, tmp / f"stock-{port}.log", env=env, cwd=tmp)
+    url = f"http://{LOOPBACK}:{port}"
+    try:
+        server.wait_http(f"{url}/info/", timeout=timeout)
+    except BaseException:
+        server.stop()
+        raise
+    return server, url

@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from cranialseg.label.app_dir import APP_MAIN, prepare_app_dir
-from cranialseg.label.torchvision_shim import SHIM_MARKER, install, make_grid, save_image
+from cranialseg.label.torchvision_shim import (
+    COMPAT_MARKER,
+    SHIM_DIR,
+    SHIM_MARKER,
+    make_grid,
+    remove_site_package_edits,
+    save_image,
+)
 
 
 def _bundle(root, name):
@@ -64,12 +71,10 @@ def test_make_grid_layout():
     assert n.shape == (3, 2, 2) and float(n.max()) == 1.0 and float(n.min()) == 0.0
 
 
-def test_shim_install_and_import(tmp_path, monkeypatch):
+def test_shim_dir_provides_torchvision_utils(tmp_path, monkeypatch):
     pytest.importorskip("PIL")
-    site = tmp_path / "site"
-    target = install(site)
-    assert (target / "__init__.py").read_text().startswith(SHIM_MARKER)
-    monkeypatch.syspath_prepend(str(site))
+    assert (SHIM_DIR / "torchvision" / "utils.py").is_file() and not (SHIM_DIR / "__init__.py").exists()
+    monkeypatch.syspath_prepend(str(SHIM_DIR))
     for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
         monkeypatch.delitem(sys.modules, name)
     utils = importlib.import_module("torchvision.utils")
@@ -78,6 +83,25 @@ def test_shim_install_and_import(tmp_path, monkeypatch):
     from PIL import Image
 
     assert Image.open(tmp_path / "x.png").size == (5, 4)
-    (target / "__init__.py").write_text("real torchvision")
-    with pytest.raises(FileExistsError, match="real torchvision"):
-        install(site)
+
+
+def test_remove_site_package_edits_removes_only_the_old_stand_ins(tmp_path):
+    site = tmp_path / "site"
+    (site / "torchvision").mkdir(parents=True)
+    (site / "torchvision" / "__init__.py").write_text(SHIM_MARKER + "\n__version__ = '0.0.0'\n")
+    (site / "torchvision" / "utils.py").write_text(SHIM_MARKER + "\n")
+    (site / "pydicom" / "__pycache__").mkdir(parents=True)
+    (site / "pydicom" / "pixels.py").write_text(COMPAT_MARKER + "\n")
+    (site / "pydicom" / "__pycache__" / "pixels.cpython-311.pyc").write_bytes(b"pyc")
+    (site / "pydicom" / "dataset.py").write_text("real")
+    removed = remove_site_package_edits(site)
+    assert sorted(p.name for p in removed) == ["pixels.py", "torchvision"]
+    assert not (site / "torchvision").exists() and not (site / "pydicom" / "pixels.py").exists()
+    assert not any((site / "pydicom" / "__pycache__").iterdir()) and (site / "pydicom" / "dataset.py").exists()
+    assert remove_site_package_edits(site) == []
+    # a real torchvision / pydicom.pixels is never touched
+    (site / "torchvision").mkdir()
+    (site / "torchvision" / "__init__.py").write_text("real torchvision")
+    (site / "pydicom" / "pixels.py").write_text("real")
+    assert remove_site_package_edits(site) == []
+    assert (site / "torchvision" / "__init__.py").exists() and (site / "pydicom" / "pixels.py").exists()

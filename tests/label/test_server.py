@@ -57,6 +57,14 @@ def server(tmp_path_factory, label_bundles, demo_root):
     shutil_copy(ct / "images" / f"{CT_CASE}.nii.gz", studies / "ct_nifti.nii.gz")
     dicom_to_nifti_with_monailabel(ct / "dicom" / CT_CASE, studies / "ct_dicom.nii.gz")
     shutil_copy(us / "png" / f"{US_CASE}.png", studies / "us_frame.png")
+    # an unfamiliar frame (noise, nothing like the training phantoms) for the active-learning strategy
+    noise = np.random.default_rng(0).integers(0, 256, (256, 256), dtype=np.uint8)
+    Image.fromarray(noise, mode="L").save(studies / "us_png_noise.png")
+    # a gantry-tilted CT as dcm2niix writes it: a sheared affine (z axis leaning 20 degrees towards y)
+    ct_img = nib.load(str(ct / "images" / f"{CT_CASE}.nii.gz"))
+    sheared = ct_img.affine.copy()
+    sheared[1, 2] = np.tan(np.deg2rad(20.0)) * sheared[2, 2]
+    nib.save(nib.Nifti1Image(np.asarray(ct_img.dataobj), sheared), str(studies / "ct_sheared.nii.gz"))
     frame = nib.load(str(us / "images" / f"{US_CASE}.nii.gz"))
     nib.save(frame, str(studies / "us_nifti2d.nii.gz"))
     # a single-frame ultrasound DICOM reaches MONAI Label as a (W, H, 1) NIfTI (DICOMweb, dcm2niix, Slicer)
@@ -215,3 +223,50 @@ def test_save_labels_train_one_epoch_then_infer(server, demo_root):
 
     out = _infer(server, US_NAME, "us_frame", tmp / "pred_us_after_training.png")
     assert np.asarray(Image.open(out)).shape == (256, 256)
+    # /info/ reports the run like MONAI Label's own trainers (cranialseg/label/stats.py)
+    info = json.loads(http("GET", f"{server['url']}/info/")[2])
+    stats = info["train_stats"][US_NAME]
+    assert stats["epoch"] == stats["total_epochs"] == 1 and "total_time" in stats
+    assert np.isfinite(stats["loss"]) and stats["loss"] > 0
+    assert stats["eval"]["key_metric_name"] and stats["eval"]["best_metric_epoch"] == 1
+    assert 0.0 <= stats["best_metric"] <= 1.0 and info["train_stats"][CT_NAME] == {}
+
+
+@pytest.mark.parametrize("model, image, expects", [(US_NAME, "ct_nifti", "2D US"), (CT_NAME, "us_frame", "3D CT")])
+def test_wrong_modality_returns_the_message_with_422(server, model, image, expects):
+    status, _, body = http("POST", f"{server['url']}/infer/{model}?image={image}&output=image", data=b"", timeout=120)
+    assert status == 422, f"HTTP {status}: {body[:2000]!r}"
+    detail = json.loads(body)["detail"]
+    assert detail.startswith(f"{model}: ") and f"expects {expects}" in detail and "use the bundle" in detail
+
+
+def test_ct_label_on_a_sheared_input_grid(server):
+    """The label of a sheared-affine input has the input's exact affine and shape (not ITK's straightened grid)."""
+    out = _infer(server, CT_NAME, "ct_sheared", server["tmp"] / "pred_ct_sheared.nii.gz")
+    src, pred = nib.load(str(server["studies"] / "ct_sheared.nii.gz")), nib.load(str(out))
+    assert abs(src.affine[1, 2]) > 0.5  # the shear is there
+    assert pred.shape == src.shape
+    np.testing.assert_allclose(pred.affine, src.affine, atol=1e-4)
+    np.testing.assert_allclose(pred.get_sform(), src.get_sform(), atol=1e-4)
+    far = np.array([*(np.array(src.shape) - 1), 1.0])
+    assert np.linalg.norm((pred.affine @ far - src.affine @ far)[:3]) < 1e-3  # far corner on the same point
+    assert np.asarray(pred.dataobj).dtype == np.uint8 and set(np.unique(pred.dataobj).tolist()) <= set(range(6))
+
+
+def test_us_png_flip_disagreement_picks_the_unfamiliar_frame(server):
+    """The uncertainty strategy ranks the noise frame above held-out phantoms like the training ones."""
+    _require_shipped(server, US_NAME)
+    info = json.loads(http("GET", f"{server['url']}/info/")[2])
+    assert "flip_disagreement" in info["strategies"]
+    status, _, body = http(
+        "POST",
+        f"{server['url']}/activelearning/flip_disagreement",
+        data=json.dumps({"model": US_NAME}).encode(),
+        headers={"Content-Type": "application/json"},
+        timeout=TIMEOUT_INFER,
+    )
+    assert status == 200, f"HTTP {status}: {body[:2000]!r}\n{server['proc'].log_tail()}"
+    res = json.loads(body)
+    assert res["id"] == "us_png_noise", res.get("scores")
+    assert res["scores"]["us_png_noise"] > 1.5 * res["scores"]["us_frame"]
+    assert not any(k.startswith("ct_") for k in res["scores"])  # 3D volumes are not candidates for the 2D model
