@@ -25,7 +25,8 @@ if [ "$#" -eq 0 ]; then set -- -m "not slow"; fi
 python -m pytest -n "${PYTEST_WORKERS:-2}" --durations=15 "$@"
 
 if [ "${CRANIALSEG_SKIP_LABEL:-0}" != "1" ]; then
-    echo "== MONAI Label: environment and real-server tests"
+    echo "== MONAI Label: environment and real-server tests (a first run builds a ~3.7 GB venv under ~/.cache/cranialseg," \
+        "several minutes; CRANIALSEG_SKIP_LABEL=1 skips this stage)"
     bash scripts/ci_label_deps.sh || echo "warning: orthanc / orthanc-dicomweb not installed; the DICOMweb tests skip"
     export CRANIALSEG_LABEL_VENV="${CRANIALSEG_LABEL_VENV:-$HOME/.cache/cranialseg/venv-label}"
     bash scripts/setup_label_env.sh

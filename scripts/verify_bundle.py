@@ -5,7 +5,8 @@ Checks, per bundle folder:
 
 * required files (configs, docs, LICENSE, ``models/model.pt``) and JSON indented by 4 spaces;
 * ``configs/metadata.json`` against the bundle metadata schema (``monai.bundle verify_metadata`` with a local
-  schema file, no download), the official schema URL, ``changelog`` holding ``version``,
+  schema file, no download; when no ``--schema`` is given and ``../shared/schemas`` is absent, as in a fresh
+  clone, this one check is skipped with a note), the official schema URL, ``changelog`` holding ``version``,
   ``required_packages_version`` and a ``channel_def`` on every input and output;
 * the ids MONAI Label and the zoo tools read: ``inference.json`` (``network_def``, ``preprocessing``, ``inferer``,
   ``postprocessing``, ``device``, ``bundle_root``), ``train.json`` (``bundle_root``, ``device``,
@@ -70,6 +71,7 @@ class Report:
         self.bundle = bundle
         self.failures: list[str] = []
         self.passed: list[str] = []
+        self.skipped: list[str] = []
 
     def check(self, name: str, ok: bool, detail: str = "") -> bool:
         (self.passed if ok else self.failures).append(name if ok else f"{name}: {detail}")
@@ -117,7 +119,7 @@ def check_files(report: Report) -> None:
         report.check("LICENSE Apache-2.0", "apache license" in license_file.read_text().lower(), "not Apache-2.0")
 
 
-def check_metadata(report: Report, schema: Path | None) -> dict:
+def check_metadata(report: Report, schema: Path | None, require_schema: bool = True) -> dict:
     path = report.bundle / "configs" / "metadata.json"
     if not path.is_file():
         return {}
@@ -133,6 +135,9 @@ def check_metadata(report: Report, schema: Path | None) -> dict:
             ok = isinstance(spec, dict) and isinstance(spec.get("channel_def"), dict) and spec["channel_def"]
             ok = ok and len(spec["channel_def"]) == spec.get("num_channels")
             report.check(f"channel_def {section}.{name}", bool(ok), "missing or not one name per channel")
+    if schema is None and not require_schema:
+        report.skipped.append("metadata schema")
+        return meta
     if schema is None or not Path(schema).is_file():
         report.check("metadata schema", False, f"schema file {schema} not found (pass --schema)")
         return meta
@@ -232,14 +237,20 @@ def check_weights_and_export(report: Report, meta: dict, export: bool) -> None:
             report.check("TorchScript export", False, f"{type(e).__name__}: {e}")
 
 
-def verify_bundle(bundle: str | Path, schema: str | Path | None = None, export: bool = True) -> Report:
-    """Run every check on one bundle folder and return the :class:`Report`."""
+def verify_bundle(
+    bundle: str | Path, schema: str | Path | None = None, export: bool = True, require_schema: bool = True
+) -> Report:
+    """Run every check on one bundle folder and return the :class:`Report`.
+
+    ``schema=None`` with ``require_schema=False`` skips the metadata schema check (listed in ``report.skipped``);
+    otherwise a missing schema file is a failure.
+    """
     report = Report(Path(bundle))
     if not report.bundle.is_dir():
         report.check("bundle folder", False, f"{bundle} is not a folder")
         return report
     check_files(report)
-    meta = check_metadata(report, Path(schema) if schema else None)
+    meta = check_metadata(report, Path(schema) if schema else None, require_schema)
     check_config_ids(report)
     if (report.bundle / "configs" / "inference.json").is_file() and meta:
         check_weights_and_export(report, meta, export)
@@ -256,21 +267,31 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--schema",
-        default=str(
-            Path(os.environ.get("CRANIALSEG_SHARED", repo.parent / "shared")) / "schemas" / "meta_schema_20240725.json"
-        ),
-        help="local copy of meta_schema_20240725.json (no download)",
+        default=None,
+        help="local copy of meta_schema_20240725.json (no download); default ../shared/schemas/ (or "
+        "$CRANIALSEG_SHARED/schemas/), the schema check is skipped with a note when that is absent",
     )
     parser.add_argument("--skip-export", action="store_true", help="skip the TorchScript export check")
     args = parser.parse_args(argv)
     logging.getLogger("monai").setLevel(logging.WARNING)
+    schema, require_schema = args.schema, True
+    if schema is None:
+        shared = Path(os.environ.get("CRANIALSEG_SHARED", repo.parent / "shared"))
+        schema = shared / "schemas" / "meta_schema_20240725.json"
+        if not schema.is_file():
+            print(
+                f"note: no bundle metadata schema at {schema} (a clone without ../shared): the metadata schema check "
+                "is skipped; pass --schema FILE or set CRANIALSEG_SHARED to run it"
+            )
+            schema, require_schema = None, False
     failed = 0
     for bundle in args.bundles:
-        report = verify_bundle(bundle, args.schema, export=not args.skip_export)
+        report = verify_bundle(bundle, schema, export=not args.skip_export, require_schema=require_schema)
         name = Path(bundle).resolve().name
         for item in report.failures:
             print(f"FAIL {name}: {item}")
-        print(f"{name}: {len(report.passed)} checks passed, {len(report.failures)} failed")
+        skipped = f", {len(report.skipped)} skipped ({', '.join(report.skipped)})" if report.skipped else ""
+        print(f"{name}: {len(report.passed)} checks passed, {len(report.failures)} failed{skipped}")
         failed += len(report.failures)
     return 1 if failed else 0
 

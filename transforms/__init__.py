@@ -2,8 +2,9 @@
 
 Families: :mod:`.ct` (multi-window channels, intracranial masking), :mod:`.ultrasound` (grey conversion, sector
 masking, speckle-aware normalisation), :mod:`.speckle` (random speckle and acoustic shadows), :mod:`.labels`
-(image-level presence labels) and :mod:`.lesions` (lesion-aware post-processing of a CT label map). All are
-intensity transforms (no resampling), so ``Invertd`` passes them through.
+(image-level presence labels), :mod:`.label_check` (a label checked against the label set and its image's grid)
+and :mod:`.lesions` (lesion-aware post-processing of a CT label map). All are intensity transforms or checks (no
+resampling), so ``Invertd`` passes them through.
 """
 
 from .ct import (
@@ -18,6 +19,7 @@ from .ct import (
     MaskIntracranialDict,
     intracranial_mask,
 )
+from .label_check import CheckLabel, CheckLabelD, CheckLabeld, CheckLabelDict
 from .labels import LabelToPresence, LabelToPresenceD, LabelToPresenced, LabelToPresenceDict
 from .lesions import (
     RemoveImplausibleLesions,
@@ -53,6 +55,10 @@ from .ultrasound import (
 )
 
 __all__ = [
+    "CheckLabel",
+    "CheckLabeld",
+    "CheckLabelD",
+    "CheckLabelDict",
     "CT_WINDOW_PRESETS",
     "CTWindows",
     "CTWindowsd",

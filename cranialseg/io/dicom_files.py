@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, List, Optional, Sequence, Tuple, Union
@@ -13,7 +14,7 @@ from pydicom.errors import InvalidDicomError
 
 from cranialseg.io.errors import InputError
 
-__all__ = ["DicomSeries", "read_dicom_header", "is_dicom_file", "group_dicom_series", "PathLike"]
+__all__ = ["DicomSeries", "read_dicom_header", "clear_header_cache", "is_dicom_file", "group_dicom_series", "PathLike"]
 
 PathLike = Union[str, os.PathLike]
 Problem = Tuple[str, str]
@@ -33,8 +34,22 @@ def is_dicom_file(path: PathLike) -> bool:
     return len(head) == 132 and head[128:132] == b"DICM"
 
 
+#: headers kept by :func:`read_dicom_header` (a few thousand slices of a batch's current studies)
+HEADER_CACHE_SIZE = 4096
+_HEADER_CACHE: OrderedDict[tuple, Dataset] = OrderedDict()
+
+
+def clear_header_cache() -> None:
+    """Forget the DICOM headers kept by :func:`read_dicom_header`."""
+    _HEADER_CACHE.clear()
+
+
 def read_dicom_header(path: PathLike, *, defer_size: str = "2 KB") -> Dataset:
     """Read a DICOM file's header, leaving large values (pixel data) on disk.
+
+    Headers are kept (keyed by path, size and modification time, at most :data:`HEADER_CACHE_SIZE`), so
+    discovery, the reader and the DICOM SEG writer read each file's header once: a changed file is read again.
+    Treat the returned dataset as read-only.
 
     Raises:
         InputError: the file is not DICOM, is truncated inside its header, or cannot be opened.
@@ -44,6 +59,23 @@ def read_dicom_header(path: PathLike, *, defer_size: str = "2 KB") -> Dataset:
         >>> read_dicom_header(get_testdata_file("CT_small.dcm")).Modality
         'CT'
     """
+    try:
+        stat = os.stat(path)
+        key = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns, defer_size)
+    except OSError:
+        key = None
+    if key is not None and key in _HEADER_CACHE:
+        _HEADER_CACHE.move_to_end(key)
+        return _HEADER_CACHE[key]
+    ds = _read_header(path, defer_size)
+    if key is not None:
+        _HEADER_CACHE[key] = ds
+        while len(_HEADER_CACHE) > HEADER_CACHE_SIZE:
+            _HEADER_CACHE.popitem(last=False)
+    return ds
+
+
+def _read_header(path: PathLike, defer_size: str) -> Dataset:
     try:
         ds = pydicom.dcmread(os.fspath(path), defer_size=defer_size)
     except InvalidDicomError:

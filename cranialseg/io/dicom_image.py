@@ -9,16 +9,17 @@ The in-plane spacing comes from PixelSpacing, else from the ultrasound region ca
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import pydicom
 from pydicom.pixels import apply_color_lut
 
 from cranialseg.io.colour import rgb_to_luma
-from cranialseg.io.dicom_files import PathLike
+from cranialseg.io.dicom_files import PathLike, read_dicom_header
 from cranialseg.io.dicom_series import decode_pixels
 from cranialseg.io.errors import InputError
+from cranialseg.io.limits import MAX_VOXELS, check_voxels
 
 __all__ = ["load_dicom_image", "ultrasound_spacing"]
 
@@ -94,11 +95,12 @@ def _to_grey(path: PathLike, ds: pydicom.Dataset, frames: int) -> Tuple[np.ndarr
     return grey, notes
 
 
-def load_dicom_image(path: PathLike) -> Tuple[np.ndarray, Dict[str, Any]]:
+def load_dicom_image(path: PathLike, *, max_voxels: Optional[int] = MAX_VOXELS) -> Tuple[np.ndarray, Dict[str, Any]]:
     """Load one single-file DICOM image as grey float32: ``(x, y)`` for a frame, ``(x, y, frames)`` for a cine.
 
     Args:
         path: a DICOM file (ultrasound frame or cine, or any other one-file 2D image).
+        max_voxels: refuse larger images before decoding them.
 
     Returns:
         ``(array, meta)``; ``meta`` holds ``affine`` (4x4, ``diag(dx, dy, 1, 1)`` in image-plane mm: ultrasound
@@ -112,14 +114,12 @@ def load_dicom_image(path: PathLike) -> Tuple[np.ndarray, Dict[str, Any]]:
         >>> arr.shape, meta["modality"]
         ((640, 480), 'US')
     """
-    try:
-        header = pydicom.dcmread(path, stop_before_pixels=True)
-    except Exception as err:  # noqa: BLE001
-        raise InputError(path, f"unreadable DICOM file: {type(err).__name__}: {err}") from err
+    header = read_dicom_header(path)
     frames = int(header.get("NumberOfFrames", 1) or 1)
     rows, cols = int(header.get("Rows", 0) or 0), int(header.get("Columns", 0) or 0)
     if rows <= 0 or cols <= 0 or frames <= 0:
         raise InputError(path, f"zero-size image (Rows={rows}, Columns={cols}, frames={frames})")
+    check_voxels(path, (cols, rows, frames), max_voxels, "image")
     modality = str(header.get("Modality", "")).upper()
     if frames > 1 and modality in ("CT", "MR", "PT", "NM"):
         raise InputError(

@@ -14,6 +14,7 @@ from pydicom.pixels import pixel_array
 from cranialseg.io.dicom_files import PathLike, read_dicom_header, select_series
 from cranialseg.io.errors import InputError
 from cranialseg.io.geometry import analyze_slice_stack, lps_to_ras, resample_slice_stack
+from cranialseg.io.limits import MAX_TILT_DEG, MAX_VOXELS, check_voxels
 
 __all__ = ["load_dicom_series", "decode_pixels", "IRREGULAR_OPTIONS"]
 
@@ -73,6 +74,8 @@ def load_dicom_series(
     slice_spacing: Optional[float] = None,
     tolerance_mm: float = 0.01,
     min_slices: int = 1,
+    max_voxels: Optional[int] = MAX_VOXELS,
+    max_tilt_deg: float = MAX_TILT_DEG,
 ) -> Tuple[np.ndarray, Dict[str, Any]]:
     """Load one DICOM slice series as a float32 ``(x, y, z)`` volume (HU for CT) with a RAS affine.
 
@@ -91,6 +94,8 @@ def load_dicom_series(
         slice_spacing: output slice spacing (mm) when resampling; default the smallest gap.
         tolerance_mm: largest gap difference or in-plane slice shift treated as regular.
         min_slices: fewer slices raise an :class:`InputError` (use 2 where a volume is required).
+        max_voxels: refuse, before decoding, a series whose stack or resampled grid holds more voxels.
+        max_tilt_deg: refuse a gantry tilt above this (degrees) rather than resample it.
 
     Returns:
         ``(array, meta)`` with ``meta`` keys ``affine`` (RAS, 4x4), ``spacing``, ``modality``,
@@ -149,6 +154,11 @@ def load_dicom_series(
             raise InputError(f, f"ImageOrientationPatient {ori.tolist()} differs from {orientation.tolist()}")
         if spacing_raw is not None and not np.allclose(_tag(h, f, "PixelSpacing", 2), pixel_spacing, atol=1e-4):
             raise InputError(f, f"PixelSpacing {list(h.PixelSpacing)} differs from {pixel_spacing.tolist()}")
+    if np.any(pixel_spacing <= 0):
+        raise InputError(files[0], f"PixelSpacing {pixel_spacing.tolist()} is not positive", "expected mm > 0")
+    if np.linalg.norm(np.cross(orientation[:3], orientation[3:])) < 1e-3:
+        raise InputError(files[0], f"ImageOrientationPatient {orientation.tolist()} has parallel or zero axes")
+    check_voxels(where, (cols, rows, len(files)), max_voxels, "slice stack")
     geo = analyze_slice_stack(positions, orientation, tolerance_mm=tolerance_mm)
     order = geo.order
     if len(geo.gaps) and geo.gaps.min() < max(tolerance_mm, 1e-3):
@@ -160,6 +170,18 @@ def load_dicom_series(
             "a series must not hold the same slice twice; remove duplicates or split the series",
         )
     sorted_files = [files[i] for i in order]
+    if geo.tilted and geo.tilt_deg > max_tilt_deg:
+        raise InputError(
+            where,
+            f"gantry tilt {geo.tilt_deg:.1f} deg exceeds max_tilt_deg={max_tilt_deg:g}",
+            "positions or orientation damaged? raise max_tilt_deg if the series is real",
+        )
+    if not geo.regular and on_irregular == "resample":
+        dz = float(slice_spacing) if slice_spacing is not None else float(geo.gaps.min())
+        span = float(geo.along_normal[-1] - geo.along_normal[0])
+        shift = np.ptp(geo.inplane_offsets, axis=0) / np.array([pixel_spacing[1], pixel_spacing[0]])
+        grid = (cols + int(np.ceil(shift[0])) + 1, rows + int(np.ceil(shift[1])) + 1, int(span / dz) + 1)
+        check_voxels(where, grid, max_voxels, f"regular grid for resampling ({geo.describe()})")
     if not geo.regular and on_irregular == "error":
         raise InputError(
             where,
@@ -171,8 +193,13 @@ def load_dicom_series(
         arr, ds = decode_pixels(path)
         if arr.shape != (rows, cols):
             raise InputError(path, f"pixel array shape {arr.shape} differs from Rows x Columns {(rows, cols)}")
-        slope = float(ds.get("RescaleSlope", 1) or 1)
-        intercept = float(ds.get("RescaleIntercept", 0) or 0)
+        try:
+            slope = float(ds.get("RescaleSlope", 1) or 1)
+            intercept = float(ds.get("RescaleIntercept", 0) or 0)
+        except (TypeError, ValueError):
+            raise InputError(path, f"RescaleSlope/Intercept not numeric: {ds.get('RescaleSlope')!r}") from None
+        if not (np.isfinite(slope) and np.isfinite(intercept)):
+            raise InputError(path, f"RescaleSlope {slope} / RescaleIntercept {intercept} not finite")
         slopes.append((slope, intercept))
         slices.append((arr.astype(np.float32) * np.float32(slope) + np.float32(intercept)).T)
     volume = np.stack(slices, axis=-1)

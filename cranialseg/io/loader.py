@@ -13,6 +13,7 @@ from cranialseg.io.dicom_files import PathLike, is_dicom_file, read_dicom_header
 from cranialseg.io.dicom_image import load_dicom_image
 from cranialseg.io.dicom_series import IRREGULAR_OPTIONS, load_dicom_series
 from cranialseg.io.errors import InputError
+from cranialseg.io.limits import MAX_TILT_DEG, MAX_VOXELS
 from cranialseg.io.nifti import NIFTI_SUFFIXES, load_nifti
 from cranialseg.io.raster import RASTER_SUFFIXES, load_raster_image
 
@@ -91,6 +92,8 @@ def load_image(
     slice_spacing: Optional[float] = None,
     pixel_spacing: Optional[Sequence[float]] = None,
     allow_nonfinite: bool = False,
+    max_voxels: Optional[int] = MAX_VOXELS,
+    max_tilt_deg: float = MAX_TILT_DEG,
 ) -> Tuple[np.ndarray, Dict[str, Any]]:
     """Load any supported input as a float32 array in MONAI axis order with its meta data.
 
@@ -104,6 +107,9 @@ def load_image(
         slice_spacing: output slice spacing (mm) when such a stack is resampled; default the smallest gap.
         pixel_spacing: ``(dx, dy)`` mm for raster images (which carry no calibration).
         allow_nonfinite: let NaN/inf voxels of NIfTI files through.
+        max_voxels: refuse, before allocating, an image (declared, or resampled from a tilted / unevenly
+            spaced stack) with more voxels; ``None`` for no limit.
+        max_tilt_deg: refuse a gantry tilt above this (degrees).
 
     Returns:
         ``(array, meta)``: array ``(x, y)``, ``(x, y, z)`` or ``(x, y, frames)`` (grey, no channel axis; a 4D
@@ -123,7 +129,13 @@ def load_image(
     if spatial_dims not in (None, 2, 3):
         raise ValueError(f"spatial_dims must be None, 2 or 3, got {spatial_dims!r} ({type(spatial_dims).__name__}).")
     look_up_option(on_irregular, IRREGULAR_OPTIONS)
-    series_kw: Dict[str, Any] = {"series_uid": series_uid, "on_irregular": on_irregular, "slice_spacing": slice_spacing}
+    series_kw: Dict[str, Any] = {
+        "series_uid": series_uid,
+        "on_irregular": on_irregular,
+        "slice_spacing": slice_spacing,
+        "max_voxels": max_voxels,
+        "max_tilt_deg": max_tilt_deg,
+    }
     if not isinstance(source, (str, os.PathLike)):
         files = [os.fspath(f) for f in source]
         if not files:
@@ -137,13 +149,13 @@ def load_image(
         where = os.fspath(source)
         kind = input_kind(where)
         if kind == "nifti":
-            array, meta = load_nifti(where, allow_nonfinite=allow_nonfinite)
+            array, meta = load_nifti(where, allow_nonfinite=allow_nonfinite, max_voxels=max_voxels)
         elif kind == "raster":
-            array, meta = load_raster_image(where, pixel_spacing=pixel_spacing)
+            array, meta = load_raster_image(where, pixel_spacing=pixel_spacing, max_voxels=max_voxels)
         elif kind == "dicom-folder":
             series, _, _ = select_series(where, series_uid)
             if len(series.files) == 1 and is_planar_dicom(read_dicom_header(series.files[0])):
-                array, meta = load_dicom_image(series.files[0])
+                array, meta = load_dicom_image(series.files[0], max_voxels=max_voxels)
                 kind = "dicom-image"
             else:
                 array, meta = load_dicom_series(where, min_slices=2 if spatial_dims == 3 else 1, **series_kw)
@@ -151,7 +163,7 @@ def load_image(
         else:
             header = read_dicom_header(where)
             if is_planar_dicom(header):
-                array, meta = load_dicom_image(where)
+                array, meta = load_dicom_image(where, max_voxels=max_voxels)
                 kind = "dicom-image"
             else:
                 array, meta = load_dicom_series([where], min_slices=2 if spatial_dims == 3 else 1, **series_kw)
@@ -159,5 +171,6 @@ def load_image(
     meta.setdefault("num_frames", 1)
     meta.setdefault("spatial_dims", 2 if array.ndim == 2 or meta["num_frames"] > 1 else 3)
     meta["kind"] = kind
+    meta["input_ndim"] = int(array.ndim)
     array = _check_dims(array, meta, spatial_dims, where)
     return array, meta

@@ -10,6 +10,7 @@ import numpy as np
 
 from cranialseg.io.dicom_files import PathLike
 from cranialseg.io.errors import InputError
+from cranialseg.io.limits import MAX_VOXELS, check_affine, check_voxels
 
 __all__ = ["load_nifti", "read_grid", "check_same_grid", "check_label_values", "NIFTI_SUFFIXES"]
 
@@ -26,7 +27,31 @@ def _open(path: PathLike) -> Any:
         raise InputError(path, problem, "truncated or not NIfTI?") from err
 
 
-def load_nifti(path: PathLike, *, allow_nonfinite: bool = False) -> Tuple[np.ndarray, Dict[str, Any]]:
+#: deflate cannot compress better than about 1032:1, so a .nii.gz holds at most this many bytes per stored byte
+_MAX_DEFLATE_RATIO = 1100
+
+
+def _check_declared_size(path: PathLike, img: Any, shape: Tuple[int, ...], max_voxels: Optional[int]) -> None:
+    """Refuse before reading voxels: too many voxels, or more voxel bytes declared than the file can hold."""
+    check_voxels(path, shape, max_voxels)
+    header = img.header
+    itemsize = np.dtype(header.get_data_dtype()).itemsize
+    declared = int(np.prod(shape, dtype=np.float64)) * itemsize + int(header.get("vox_offset", 0) or 0)
+    size = os.path.getsize(path)
+    compressed = os.fspath(path).lower().endswith(".gz")
+    limit = size * _MAX_DEFLATE_RATIO + 2**20 if compressed else size
+    if declared > limit:
+        kind = f"{size}-byte compressed file" if compressed else f"{size}-byte file"
+        raise InputError(
+            path,
+            f"header declares {shape} = {declared} bytes of voxel data but the {kind} cannot hold them",
+            "truncated file or a damaged header",
+        )
+
+
+def load_nifti(
+    path: PathLike, *, allow_nonfinite: bool = False, max_voxels: Optional[int] = MAX_VOXELS
+) -> Tuple[np.ndarray, Dict[str, Any]]:
     """Load a NIfTI image or label as float32 with its RAS affine (the NIfTI sform/qform).
 
     Returns:
@@ -35,7 +60,8 @@ def load_nifti(path: PathLike, *, allow_nonfinite: bool = False) -> Tuple[np.nda
         ``source_files``.
 
     Raises:
-        InputError: unreadable, zero-size, truncated data, or NaN/inf values (unless ``allow_nonfinite``).
+        InputError: unreadable, zero-size, more voxels than ``max_voxels`` or than the file can hold, an affine
+            with NaN, a zero spacing or no inverse, or NaN/inf values (unless ``allow_nonfinite``).
 
     Example:
         >>> import tempfile
@@ -49,6 +75,8 @@ def load_nifti(path: PathLike, *, allow_nonfinite: bool = False) -> Tuple[np.nda
     shape = tuple(int(s) for s in img.shape)
     if len(shape) == 0 or 0 in shape:
         raise InputError(path, f"zero-size image, shape {shape}", "expected every dimension > 0")
+    _check_declared_size(path, img, shape, max_voxels)
+    check_affine(path, img.affine, 2 if len(shape) == 2 else 3)
     try:
         data = np.asarray(img.get_fdata(dtype=np.float32))
     except Exception as err:  # noqa: BLE001

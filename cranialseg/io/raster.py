@@ -11,6 +11,7 @@ from PIL import Image, UnidentifiedImageError
 from cranialseg.io.colour import rgb_to_luma
 from cranialseg.io.dicom_files import PathLike
 from cranialseg.io.errors import InputError
+from cranialseg.io.limits import MAX_VOXELS, check_voxels
 
 __all__ = ["load_raster_image", "RASTER_SUFFIXES"]
 
@@ -18,7 +19,7 @@ RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
 def load_raster_image(
-    path: PathLike, *, pixel_spacing: Optional[Sequence[float]] = None
+    path: PathLike, *, pixel_spacing: Optional[Sequence[float]] = None, max_voxels: Optional[int] = MAX_VOXELS
 ) -> Tuple[np.ndarray, Dict[str, Any]]:
     """Load a 2D raster image as float32 grey ``(x, y)`` = (column, row), like MONAI's PILReader.
 
@@ -27,6 +28,7 @@ def load_raster_image(
     Args:
         path: the image file.
         pixel_spacing: ``(dx, dy)`` in mm when known (screen captures carry none); default 1 mm, said in meta.
+        max_voxels: refuse larger pictures before decoding them (``None``: PIL's own decompression-bomb limit).
 
     Returns:
         ``(array, meta)`` with ``affine`` ``diag(dx, dy, 1, 1)``, ``spacing``, ``spacing_source``,
@@ -42,6 +44,7 @@ def load_raster_image(
     """
     try:
         with Image.open(os.fspath(path)) as img:
+            check_voxels(path, img.size, max_voxels, "picture")
             img.load()
             mode = img.mode
             if mode in ("RGB", "RGBA", "P", "PA", "LA", "CMYK", "YCbCr", "HSV", "LAB", "1"):
@@ -53,7 +56,11 @@ def load_raster_image(
                 conversion = ""
     except FileNotFoundError:
         raise InputError(path, "no such file") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+    except InputError:
+        raise
+    except Image.DecompressionBombError as err:
+        raise InputError(path, f"picture too large: {err}", "a damaged or hostile file?") from err
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, MemoryError) as err:
         problem = f"unreadable image: {type(err).__name__}: {err}"
         raise InputError(path, problem, "file truncated or not PNG/JPEG?") from err
     if grey.ndim != 2 or grey.size == 0:

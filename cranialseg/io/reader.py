@@ -11,6 +11,7 @@ from monai.utils import MetaKeys, SpaceKeys, ensure_tuple, look_up_option
 
 from cranialseg.io.dicom_files import PathLike, is_dicom_file
 from cranialseg.io.dicom_series import IRREGULAR_OPTIONS
+from cranialseg.io.limits import MAX_TILT_DEG, MAX_VOXELS
 from cranialseg.io.loader import load_image
 from cranialseg.io.nifti import NIFTI_SUFFIXES
 from cranialseg.io.raster import RASTER_SUFFIXES
@@ -41,6 +42,8 @@ class CranialImageReader(ImageReader):
         slice_spacing: output slice spacing in mm when resampling; default the smallest gap.
         pixel_spacing: ``(dx, dy)`` mm for raster images; default 1 mm (said in ``geometry_fixes``).
         allow_nonfinite: let NaN/inf voxels of NIfTI files through.
+        max_voxels: refuse larger images (declared, or after resampling a tilted stack) before allocating.
+        max_tilt_deg: refuse a larger gantry tilt.
 
     Example:
         >>> from monai.transforms import LoadImaged
@@ -63,6 +66,8 @@ class CranialImageReader(ImageReader):
         slice_spacing: Optional[float] = None,
         pixel_spacing: Optional[Sequence[float]] = None,
         allow_nonfinite: bool = False,
+        max_voxels: Optional[int] = MAX_VOXELS,
+        max_tilt_deg: float = MAX_TILT_DEG,
     ):
         super().__init__()
         if spatial_dims not in (None, 2, 3):
@@ -75,6 +80,8 @@ class CranialImageReader(ImageReader):
             "slice_spacing": slice_spacing,
             "pixel_spacing": pixel_spacing,
             "allow_nonfinite": allow_nonfinite,
+            "max_voxels": None if max_voxels is None else int(max_voxels),
+            "max_tilt_deg": float(max_tilt_deg),
         }
 
     def verify_suffix(self, filename: Union[Sequence[PathLike], PathLike]) -> bool:
@@ -131,6 +138,7 @@ class CranialImageReader(ImageReader):
             "num_frames": int(meta.get("num_frames", 1)),
             "input_kind": str(meta.get("kind", "")),
             "spacing_source": str(meta.get("spacing_source", "")),
+            "input_ndim": int(meta.get("input_ndim", array.ndim)),
         }
         if "gantry_tilt_deg" in meta:
             out["gantry_tilt_deg"] = float(meta["gantry_tilt_deg"])

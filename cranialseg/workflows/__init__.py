@@ -1,5 +1,6 @@
 """Helpers the bundle configs call: bundle paths, data lists, batch inference, DICOM SEG, evaluation, export."""
 
+from cranialseg.workflows.checkpoints import AtomicCheckpointSaver, AtomicDiskSaver, BestMetricState
 from cranialseg.workflows.datalist import find_datalist, load_datalist_section, prepare_datalist
 from cranialseg.workflows.dims import (
     DropSingletonSlice,
@@ -8,7 +9,18 @@ from cranialseg.workflows.dims import (
     DropSingletonSliceDict,
 )
 from cranialseg.workflows.evaluation import EvaluationReport, case_metrics, detection_rates, summarize_cases
-from cranialseg.workflows.handlers import ResumeCheckpointLoader, TrainingCheckpointSaver, latest_checkpoint
+from cranialseg.workflows.grid_check import (
+    CheckResampledSizeD,
+    CheckResampledSized,
+    CheckResampledSizeDict,
+    resampled_shape,
+)
+from cranialseg.workflows.handlers import (
+    ResumeCheckpointLoader,
+    TrainingCheckpointSaver,
+    latest_checkpoint,
+    read_checkpoint,
+)
 from cranialseg.workflows.heads import (
     PRESENCE_KEY,
     SegmentationPresenceLoss,
@@ -20,7 +32,7 @@ from cranialseg.workflows.heads import (
     infer_with_image_head,
     presence_targets,
 )
-from cranialseg.workflows.inference import BatchInference, Case, discover_input_cases, load_network
+from cranialseg.workflows.inference import BatchFailedError, BatchInference, Case, load_network
 from cranialseg.workflows.meta import (
     RestoreMetaKeysD,
     RestoreMetaKeysd,
@@ -38,6 +50,7 @@ from cranialseg.workflows.modality import (
     ModalityMismatchError,
 )
 from cranialseg.workflows.onnx_runtime import OnnxRuntimeNetwork, export_onnx
+from cranialseg.workflows.options import as_bool, path_inside, safe_name
 from cranialseg.workflows.outputs import (
     atomic_write,
     class_volumes,
@@ -47,11 +60,37 @@ from cranialseg.workflows.outputs import (
     write_json,
 )
 from cranialseg.workflows.paths import default_device, resolve_bundle_root
+from cranialseg.workflows.screening import ScreenCases, case_name, root_error
+from cranialseg.workflows.writers import (
+    CaseWriterd,
+    SaveDicomSegd,
+    SaveLabelNiftid,
+    SaveLabelPngd,
+    SaveOverlayd,
+    SaveVolumesd,
+)
 
 __all__ = [
+    "AtomicCheckpointSaver",
+    "AtomicDiskSaver",
+    "BestMetricState",
     "BUNDLE_FOR",
+    "BatchFailedError",
     "BatchInference",
     "Case",
+    "CaseWriterd",
+    "CheckResampledSized",
+    "CheckResampledSizeD",
+    "CheckResampledSizeDict",
+    "SaveDicomSegd",
+    "SaveLabelNiftid",
+    "SaveLabelPngd",
+    "SaveOverlayd",
+    "SaveVolumesd",
+    "as_bool",
+    "path_inside",
+    "resampled_shape",
+    "safe_name",
     "CheckModality",
     "CheckModalityd",
     "CheckModalityD",
@@ -74,16 +113,17 @@ __all__ = [
     "RestoreMetaKeysD",
     "RestoreMetaKeysDict",
     "ResumeCheckpointLoader",
+    "ScreenCases",
     "TrainingCheckpointSaver",
     "StashMetaKeysd",
     "StashMetaKeysD",
     "StashMetaKeysDict",
     "atomic_write",
     "case_metrics",
+    "case_name",
     "class_volumes",
     "default_device",
     "detection_rates",
-    "discover_input_cases",
     "export_onnx",
     "find_datalist",
     "infer_with_image_head",
@@ -91,8 +131,10 @@ __all__ = [
     "load_datalist_section",
     "load_network",
     "prepare_datalist",
+    "read_checkpoint",
     "presence_targets",
     "resolve_bundle_root",
+    "root_error",
     "save_label_nifti",
     "save_label_png",
     "save_overlay_png",

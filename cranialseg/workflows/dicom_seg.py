@@ -12,7 +12,60 @@ import numpy as np
 from cranialseg import __version__
 from cranialseg.workflows.outputs import atomic_write, to_numpy
 
-__all__ = ["read_dicom_series", "sample_label_on_series", "write_dicom_seg"]
+__all__ = ["read_dicom_series", "source_headers", "sample_label_on_series", "write_dicom_seg", "TYPE2_ATTRIBUTES"]
+
+#: Type 2 attributes (present, may be empty) that highdicom copies from the source images into a SEG; anonymised
+#: series often lack them
+TYPE2_ATTRIBUTES = {
+    "PatientName": "PN",
+    "PatientID": "LO",
+    "PatientBirthDate": "DA",
+    "PatientSex": "CS",
+    "StudyDate": "DA",
+    "StudyTime": "TM",
+    "ReferringPhysicianName": "PN",
+    "StudyID": "SH",
+    "AccessionNumber": "SH",
+}
+_PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
+
+
+def source_headers(files: Sequence[str | Path]) -> list[Any]:
+    """Headers of the source slices, in the given (slice) order, ready for highdicom.
+
+    The headers come from :func:`cranialseg.io.dicom_files.read_dicom_header` (read once per file and kept), and
+    are copied without pixel data; Type 2 attributes that the source lacks (:data:`TYPE2_ATTRIBUTES`, e.g.
+    PatientBirthDate of an anonymised series) are added empty, as the standard allows, so that the SEG can copy
+    them, and an empty DeidentificationMethod of a de-identified series (Type 1C) says that the method is not
+    recorded.
+
+    Example:
+        >>> from pydicom.data import get_testdata_file
+        >>> ds = source_headers([get_testdata_file("CT_small.dcm")])[0]
+        >>> "PixelData" in ds, ds.AccessionNumber
+        (False, '')
+    """
+    from pydicom.dataset import Dataset, FileMetaDataset
+
+    from cranialseg.io.dicom_files import read_dicom_header
+
+    out = []
+    for file in files:
+        header = read_dicom_header(file)
+        ds = Dataset()
+        for tag in header.keys():
+            if int(tag) not in _PIXEL_TAGS:
+                ds.add(header[tag])
+        ds.file_meta = FileMetaDataset(header.file_meta) if hasattr(header, "file_meta") else FileMetaDataset()
+        for keyword, vr in TYPE2_ATTRIBUTES.items():
+            if keyword not in ds:
+                ds.add_new(keyword, vr, None)  # new elements: the cached header is never changed
+        removed = str(ds.get("PatientIdentityRemoved", "")).upper() == "YES"
+        if removed and not ds.get("DeidentificationMethod") and not ds.get("DeidentificationMethodCodeSequence"):
+            # Type 1C when PatientIdentityRemoved is YES; anonymisers often leave it empty and the SEG copies it
+            ds.add_new("DeidentificationMethod", "LO", "de-identified at the source; method not recorded")
+        out.append(ds)
+    return out
 
 
 def read_dicom_series(source: str | Path | Sequence[str | Path], series_uid: str | None = None) -> list[Any]:
@@ -99,6 +152,14 @@ def sample_label_on_series(label: Any, affine: Any, datasets: Sequence[Any]) -> 
     return np.stack(frames)
 
 
+def _series_number(ds: Any) -> int:
+    """The source's SeriesNumber as an int (0 when absent or not a number, e.g. a hostile ``/../x``)."""
+    try:
+        return max(0, int(float(str(ds.get("SeriesNumber", 0) or 0))))
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
 def _segment_codes(name: str) -> tuple[Any, Any]:
     from pydicom.sr.codedict import codes
 
@@ -127,7 +188,8 @@ def write_dicom_seg(
     Args:
         label: label map on the grid of ``affine`` (values are indices into ``class_names``).
         affine: 4x4 RAS voxel-to-world affine of ``label``.
-        source: the DICOM series (folder or files) the prediction was made from; the SEG references it.
+        source: the DICOM files of the series in slice order (the reader's ``source_files`` meta data), or a
+            folder / one file (grouped and sorted here); the SEG references them.
         path: output ``.dcm`` file, written atomically.
         class_names: label names, index 0 the background.
         series_uid: SeriesInstanceUID of the source series when the folder holds several.
@@ -144,7 +206,17 @@ def write_dicom_seg(
 
     import cranialseg
 
-    datasets = read_dicom_series(source, series_uid)
+    if isinstance(source, (list, tuple)) and source:
+        datasets = source_headers(source)  # the reader's source_files: slice order, no re-grouping
+    else:
+        datasets = read_dicom_series(source, series_uid)
+    missing = [k for k in ("FrameOfReferenceUID", "SOPInstanceUID", "StudyInstanceUID") if not datasets[0].get(k)]
+    if missing:
+        first = source[0] if isinstance(source, (list, tuple)) else source
+        raise ValueError(
+            f"{first}: cannot write a DICOM SEG, the source series has no {', '.join(missing)} (Type 1); "
+            "the label map is written, pass write_dicom_seg=false to skip the SEG"
+        )
     mask = sample_label_on_series(label, affine, datasets)
     algorithm = hd.AlgorithmIdentificationSequence(
         name=algorithm_name, version=algorithm_version or __version__, family=codes.cid7162.ArtificialIntelligence
@@ -168,7 +240,7 @@ def write_dicom_seg(
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=descriptions,
         series_instance_uid=hd.UID(),
-        series_number=int(getattr(datasets[0], "SeriesNumber", 0) or 0) + 1000,
+        series_number=_series_number(datasets[0]) + 1000,
         sop_instance_uid=hd.UID(),
         instance_number=1,
         manufacturer="cranialseg",

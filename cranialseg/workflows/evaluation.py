@@ -15,6 +15,7 @@ import torch
 
 from cranialseg.workflows.heads import PRESENCE_KEY
 from cranialseg.workflows.outputs import atomic_write, save_overlay_png, to_numpy, write_json
+from cranialseg.workflows.screening import case_name
 
 __all__ = ["case_metrics", "detection_rates", "roc_auc", "summarize_cases", "EvaluationReport"]
 
@@ -216,6 +217,12 @@ class EvaluationReport:
     affine, so distances are in mm on the grid the metrics are computed on. When the items hold the image-level
     head's logits (``presence_logits``, see :class:`cranialseg.workflows.UnpackHeadsd`), detection uses them.
 
+    Failed cases are listed, not averaged: those left out before the evaluation (``failed_cases``, from
+    :class:`cranialseg.workflows.ScreenCases`) and those whose metrics cannot be computed; the summary's
+    ``failed_cases`` gives each case, the file at fault and the error, and ``metrics_per_case.csv`` has a row with
+    ``status`` ``failed`` and the ``error`` for each. Absent classes: Dice and IoU are ``null`` when the class is in
+    neither the prediction nor the label, HD95 and ASD when either mask is empty; means skip ``null`` values.
+
     Args:
         output_dir: folder for ``metrics_per_case.csv``, ``metrics_summary.json`` and ``overlay_best_*.png`` /
             ``overlay_worst_*.png``.
@@ -224,6 +231,8 @@ class EvaluationReport:
         num_overlays: how many best and how many worst cases get an overlay.
         min_lesion_voxels: predicted voxels needed to call a lesion present in the mask.
         presence_threshold: sigmoid probability at which the image-level head calls a lesion present.
+        failed_cases: cases that failed before the evaluation (dicts with ``case``, ``file`` and ``error``); a list
+            object filled later (``$@case_screen.failures``) is read when the report is written.
         image_key / pred_key / label_key / presence_key: item keys (image for the overlays).
 
     Example:
@@ -244,6 +253,7 @@ class EvaluationReport:
         pred_key: str = "pred",
         label_key: str = "label",
         presence_key: str = PRESENCE_KEY,
+        failed_cases: Sequence[dict] = (),
     ) -> None:
         self.output_dir = Path(output_dir)
         self.class_names = list(class_names)
@@ -253,6 +263,8 @@ class EvaluationReport:
         self.presence_threshold = float(presence_threshold)
         self.image_key, self.pred_key, self.label_key = image_key, pred_key, label_key
         self.presence_key = presence_key
+        self.failed_before = failed_cases
+        self.failed: list[dict] = []
         self.cases: list[dict] = []
         self._pictures: dict[str, tuple] = {}
         self.summary: dict[str, Any] = {}
@@ -265,7 +277,7 @@ class EvaluationReport:
         engine.add_event_handler(Events.EPOCH_COMPLETED, self.write)
 
     def reset(self, engine: Any = None) -> None:
-        self.cases, self._pictures, self.summary = [], {}, {}
+        self.cases, self._pictures, self.summary, self.failed = [], {}, {}, []
 
     def add_case(
         self,
@@ -314,14 +326,18 @@ class EvaluationReport:
             if "filename_or_obj" not in meta:
                 meta = getattr(image, "meta", None) or meta
             source = meta.get("filename_or_obj", f"case_{len(self.cases) + i}")
-            source = source[0] if isinstance(source, (list, tuple)) else source
-            name = Path(str(source)).name
-            for suffix in (".nii.gz", ".nii", ".png", ".dcm"):
-                name = name[: -len(suffix)] if name.endswith(suffix) else name
+            name = case_name(source)
             affine = to_numpy(getattr(pred, "affine", None) if hasattr(pred, "affine") else np.eye(4))
             dims = pred.ndim - 1
             spacing = np.linalg.norm(affine[:dims, :dims], axis=0)
-            self.add_case(name, image if image is not None else pred, pred, label, spacing, item.get(self.presence_key))
+            try:
+                self.add_case(
+                    name, image if image is not None else pred, pred, label, spacing, item.get(self.presence_key)
+                )
+            except Exception as err:  # noqa: BLE001 - one case's metrics must not stop the evaluation
+                label_file = (getattr(label, "meta", None) or {}).get("filename_or_obj", source)
+                self.failed.append({"case": name, "file": str(label_file), "error": f"{type(err).__name__}: {err}"})
+                logger.warning(f"evaluation: case {name} failed: {err}")
 
     def write(self, engine: Any = None) -> dict[str, Any]:
         self.output_dir.mkdir(parents=True, exist_ok=True)
@@ -341,6 +357,9 @@ class EvaluationReport:
             )
         self.summary["overlays"] = overlays
         self.summary["cases"] = [{k: c[k] for k in ("name", "mean_dice", "grid", "spacing_mm")} for c in self.cases]
+        failed = self.failed_cases()
+        self.summary["num_failed"] = len(failed)
+        self.summary["failed_cases"] = failed
         write_json(self.output_dir / "metrics_summary.json", self.summary, overwrite=True)
         atomic_write(
             self.output_dir / "metrics_per_case.csv",
@@ -348,21 +367,31 @@ class EvaluationReport:
             overwrite=True,
         )
         logger.info(f"evaluation: mean Dice {self.summary['mean_dice']} over {len(self.cases)} cases")
+        for case in failed:
+            logger.warning(f"evaluation: case {case['case']} FAILED: {case['error']}")
         return self.summary
+
+    def failed_cases(self) -> list[dict]:
+        """The failed cases: those screened out before the evaluation, then those that failed during it."""
+        return [
+            {"case": c.get("case"), "file": c.get("file"), "error": c.get("error")}
+            for c in [*self.failed_before, *self.failed]
+        ]
 
     def _csv(self) -> str:
         buffer = io.StringIO()
-        columns = ["case", "mean_dice"]
+        columns = ["case", "status", "mean_dice"]
         for name in self.class_names[1:]:
             keys = next((list(c["metrics"][name]) for c in self.cases if name in c["metrics"]), [])
             columns += [f"{name}_{k}" for k in keys]
         flags = ("lesion_present_true", "lesion_present_pred", "lesion_present_mask", "detection_source")
         if self.lesion_classes:
             columns += list(flags)
+        columns.append("error")
         writer = csv.DictWriter(buffer, fieldnames=columns)
         writer.writeheader()
         for case in self.cases:
-            row: dict[str, Any] = {"case": case["name"], "mean_dice": case["mean_dice"]}
+            row: dict[str, Any] = {"case": case["name"], "status": "ok", "mean_dice": case["mean_dice"]}
             for name in self.class_names[1:]:
                 for key, value in case["metrics"].get(name, {}).items():
                     row[f"{name}_{key}"] = "" if value is None else value
@@ -370,4 +399,6 @@ class EvaluationReport:
                 if key in case["metrics"]:
                     row[key] = case["metrics"][key]
             writer.writerow(row)
+        for case in self.failed_cases():
+            writer.writerow({"case": case["case"], "status": "failed", "error": case["error"]})
         return buffer.getvalue()

@@ -1,163 +1,55 @@
-"""Case-by-case batch inference over an input folder: DICOM series folders, NIfTI volumes, PNG/JPEG frames."""
+"""Batch inference over an input folder: one discovery, MONAI pre/post-processing, per-case writers, a summary.
+
+Why a thin loop and not a MONAI ``SupervisedEvaluator``: an ignite engine stops the whole run at the first exception
+(its ``EXCEPTION_RAISED`` handler can only log or re-raise), and its ``DataLoader`` collates cases of different
+sizes and kinds; batch inference must isolate every case (one bad file never aborts the batch), record each
+failure, and write a completion record only after all of a case's outputs. So the loop here is ten lines of
+control around MONAI parts that the bundle config assembles: ``LoadCranialImaged`` and the transforms
+(``preprocessing``), the ``inferer``, ``Invertd`` and ``AsDiscreted`` (``postprocessing``) and the ``writers``
+(dictionary transforms, one per output kind; a bundle appends its own).
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import shutil
 import time
 import traceback
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from cranialseg.workflows.heads import infer_with_image_head
+from cranialseg.io import Case, discover_cases
+from cranialseg.io.discover import safe_case_id
 from cranialseg.workflows.modality import ModalityMismatchError
-from cranialseg.workflows.outputs import (
-    class_volumes,
-    save_label_nifti,
-    save_label_png,
-    save_overlay_png,
-    to_numpy,
-    write_json,
-)
+from cranialseg.workflows.options import as_bool, path_inside, safe_name
+from cranialseg.workflows.outputs import write_json
+from cranialseg.workflows.screening import root_error
+from cranialseg.workflows.writers import CASE_KEY, OUTPUTS_KEY
 
-__all__ = ["Case", "discover_input_cases", "root_error", "load_network", "BatchInference"]
+__all__ = ["Case", "BatchFailedError", "load_network", "BatchInference", "DONE_SUFFIX"]
 
 logger = logging.getLogger(__name__)
 
-NIFTI_SUFFIXES = (".nii", ".nii.gz")
-PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-OUTPUT_MARKERS = ("_seg.", "_overlay.", "_volumes.", "run_summary")
+#: the per-case completion record, written after all of the case's outputs
+DONE_SUFFIX = "_done.json"
+#: problems of discovery that are reported but are not failures: files that are not inputs to segment
+_IGNORED_PROBLEMS = (
+    "not an image file",
+    "inside the output folder",
+    "empty folder",
+    "not an image to segment",
+    "DICOMDIR",
+)
 
 
-@dataclass
-class Case:
-    """One input case: a name for its outputs, the path given to the loader, and its kind."""
-
-    name: str
-    source: Any  # a path, or the list of a DICOM series' files
-    kind: str  # "dicom" | "nifti" | "picture" | "invalid"
-    extra: dict = field(default_factory=dict)
-
-
-def _is_dicom(path: Path) -> bool:
-    if path.suffix.lower() in (".dcm", ".dicom"):
-        return True
-    if path.suffix:
-        return False
-    try:
-        with open(path, "rb") as f:
-            f.seek(128)
-            return f.read(4) == b"DICM"
-    except OSError:
-        return False
-
-
-def _strip_suffix(name: str) -> str:
-    for suffix in (".nii.gz", ".nii", *PICTURE_SUFFIXES, ".dcm", ".dicom"):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
-def discover_input_cases(input_dir: str | Path) -> list[Case]:
-    """List the cases in ``input_dir`` (or the single file ``input_dir``).
-
-    Every NIfTI file and every PNG/JPEG picture is a case; every folder holding DICOM files is one case (the
-    DICOM reader groups and sorts its series), and loose DICOM files directly in ``input_dir`` are each a case.
-    Files that look like outputs of this workflow (``*_seg.*``, ``*_overlay.*``) are ignored. When
-    :func:`cranialseg.io.discover_cases` exists it is used instead, so both agree.
-
-    Example:
-        >>> import tempfile
-        >>> discover_input_cases(tempfile.mkdtemp())
-        []
-    """
-    root = Path(input_dir)
-    if not root.exists():
-        raise FileNotFoundError(
-            f"input_dir '{input_dir}' does not exist (expected a folder of DICOM series, NIfTI or PNG/JPEG files)"
-        )
-    try:
-        from cranialseg.io import discover_cases as _io_discover  # type: ignore[attr-defined]
-    except ImportError:
-        _io_discover = None
-    if _io_discover is not None and root.is_dir():
-        found = _io_discover(root)
-        items, problems = found if isinstance(found, tuple) else (found, [])
-        cases = [_case_from_io(item) for item in items]
-        for path, reason in problems:
-            if "empty folder" not in reason and not any(m in Path(path).name for m in OUTPUT_MARKERS):
-                cases.append(Case(_strip_suffix(Path(path).name), str(path), "invalid", {"problem": reason}))
-        return [c for c in cases if not any(m in Path(str(c.source)).name for m in OUTPUT_MARKERS)]
-    if root.is_file():
-        return [_case_for_file(root)] if _case_for_file(root) else []
-    cases: list[Case] = []
-    dicom_dirs: set[Path] = set()
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.name.startswith(".") or any(m in path.name for m in OUTPUT_MARKERS):
-            continue
-        lower = path.name.lower()
-        if lower.endswith(NIFTI_SUFFIXES) or lower.endswith(PICTURE_SUFFIXES):
-            case = _case_for_file(path)
-            if case is not None:
-                cases.append(case)
-        elif _is_dicom(path):
-            if path.parent == root:
-                cases.append(Case(_strip_suffix(path.name), str(path), "dicom"))
-            else:
-                dicom_dirs.add(path.parent)
-    for folder in sorted(dicom_dirs):
-        name = "_".join(folder.relative_to(root).parts)
-        cases.append(Case(name, str(folder), "dicom"))
-    return sorted(cases, key=lambda c: c.name)
-
-
-def _case_for_file(path: Path) -> Case | None:
-    lower = path.name.lower()
-    if lower.endswith(NIFTI_SUFFIXES):
-        return Case(_strip_suffix(path.name), str(path), "nifti")
-    if lower.endswith(PICTURE_SUFFIXES):
-        return Case(_strip_suffix(path.name), str(path), "picture")
-    if _is_dicom(path):
-        return Case(_strip_suffix(path.name), str(path), "dicom")
-    return None
-
-
-def _case_from_io(item: Any) -> Case:
-    """Adapt a :class:`cranialseg.io.Case` (``case_id``, ``image``, ``kind``, ``modality``, ...) to a :class:`Case`."""
-    get = item.get if isinstance(item, dict) else lambda k, default=None: getattr(item, k, default)
-    source = get("image")
-    kind = {"dicom-series": "dicom", "dicom-image": "dicom", "nifti": "nifti", "raster": "picture"}.get(
-        str(get("kind")), "dicom"
-    )
-    extra = {k: get(k) for k in ("series_uid", "modality", "spatial_dims") if get(k)}
-    return Case(str(get("case_id")), source, kind, extra)
-
-
-def root_error(error: BaseException) -> BaseException:
-    """The original exception behind MONAI's ``RuntimeError("applying transform ...")`` wrappers.
-
-    Example:
-        >>> try:
-        ...     raise RuntimeError("applying transform x") from KeyError("k")
-        ... except RuntimeError as e:
-        ...     type(root_error(e)).__name__
-        'KeyError'
-    """
-    seen = set()
-    while (
-        isinstance(error, RuntimeError)
-        and "applying transform" in str(error)
-        and error.__cause__ is not None
-        and id(error) not in seen
-    ):
-        seen.add(id(error))
-        error = error.__cause__
-    return error
+class BatchFailedError(RuntimeError):
+    """Some cases failed; raised after ``run_summary.json`` is written so that the process exits non-zero."""
 
 
 def load_network(network: torch.nn.Module, checkpoint: str | Path | None, device: Any = "cpu") -> torch.nn.Module:
@@ -182,33 +74,49 @@ def load_network(network: torch.nn.Module, checkpoint: str | Path | None, device
     return network.eval()
 
 
-class BatchInference:
-    """Run a bundle's pre-processing, inferer and post-processing case by case over a folder and write outputs.
+def _problem_id(path: str, root: Path) -> str:
+    try:
+        rel = os.path.relpath(path, root if root.is_dir() else root.parent)
+    except ValueError:
+        rel = os.path.basename(path)
+    return safe_case_id(rel)
 
-    For each case this writes, atomically (temporary file in the output folder, then ``os.replace``):
-    ``<case>_seg.nii.gz`` (label map with the input's affine and shape, via ``Invertd`` in the post-processing),
-    ``<case>_seg.dcm`` for DICOM input (a highdicom SEG referencing the source series), ``<case>_seg.png`` for 2D
-    input, ``<case>_volumes.json`` (per-class voxels and mL, or mm² for 2D) and ``<case>_overlay.png``. A case
-    whose outputs exist is skipped unless ``overwrite``; inputs are never written. A failing case is logged,
-    recorded in ``run_summary.json`` (``failures``) and skipped. If every case failed because of a modality or
-    dimension mismatch the run stops with that message (it names the bundle to use).
+
+class BatchInference:
+    """Run a bundle's pre-processing, inferer, post-processing and writers case by case over a folder.
+
+    Cases come from :func:`cranialseg.io.discover_cases` (one per DICOM series, DICOM image, NIfTI or picture; ids
+    unique, stable and file-name safe). For each case the writers (see :mod:`cranialseg.workflows.writers`) write
+    ``<case>_seg.nii.gz``, ``<case>_seg.dcm`` (3D DICOM), ``<case>_seg.png`` (pictures), ``<case>_volumes.json``,
+    ``<case>_overlay.png`` atomically, and then ``<case>_done.json`` (the completion record: source, outputs). A
+    case with a valid completion record is skipped unless ``overwrite``; a case without one (killed run, full
+    disk, failed SEG) is done again. Outputs never leave ``output_dir`` and never replace an input.
+
+    Every per-case exception (discovery included) is a reported failure; the batch goes on. ``run_summary.json``
+    holds this run and the ``history`` of earlier runs. When any case failed, :class:`BatchFailedError` is raised
+    after the summary is written (``fail_on_error``), so ``python -m monai.bundle run`` exits with status 1; when
+    every case failed for a modality/dimension mismatch the :class:`ModalityMismatchError` (naming the right
+    bundle) is raised instead. An output folder that cannot be written or has less than ``min_free_mb`` free is
+    refused before any inference.
+
+    With ``world_size > 1`` (``torchrun``), rank ``r`` takes cases ``r, r + world_size, ...`` and writes
+    ``run_summary.rank<r>.json``; rank 0 merges them into ``run_summary.json`` after a barrier.
 
     Args:
         input_dir: folder (or one file) of DICOM series, NIfTI volumes or PNG/JPEG frames.
         output_dir: where outputs go (created).
         network: the network (or an ONNX Runtime wrapper) called by ``inferer``.
-        preprocessing: callable on ``{"image": path}`` returning the network-ready dict (loads the image).
+        preprocessing: callable on ``{"image": source}`` returning the network-ready dict; it loads the image
+            (``LoadCranialImaged``) and keeps it as ``original_image`` (``CopyItemsd``) for the writers.
         inferer: MONAI inferer, ``inferer(inputs, network)``.
-        postprocessing: callable on the dict with ``pred`` added (Invertd, argmax, ...).
-        class_names: label names, index 0 the background.
-        loader: callable on ``{"image": path}`` giving the original channel-first image (for overlays/checks).
+        postprocessing: callable on the dict with ``pred`` added (``Invertd``, ``AsDiscreted``, ...).
+        writers: per-case writers, callables ``d -> d`` (dictionary transforms), run in order.
         device: device of the network input.
-        overwrite: replace existing outputs.
-        write_dicom_seg: write a DICOM SEG for DICOM inputs.
+        overwrite: redo cases that are complete (``true/false/1/0``).
         amp: autocast on CUDA.
-        image_class_names: names of the network's image-level outputs (e.g. the lesion types); when given and the
-            network has an image-level head, each case's JSON gets ``image_level`` probabilities (the maximum over
-            the sliding windows, see :func:`cranialseg.workflows.infer_with_image_head`).
+        fail_on_error: raise :class:`BatchFailedError` at the end when a case failed (non-zero exit status).
+        min_free_mb: refuse to start when the output folder's file system has less free space.
+        rank, world_size: this process's share of the cases (default: from ``torch.distributed`` when initialised).
         image_key / pred_key: dictionary keys.
 
     Example:
@@ -224,14 +132,14 @@ class BatchInference:
         preprocessing: Callable,
         inferer: Callable,
         postprocessing: Callable,
-        class_names: Sequence[str],
-        loader: Callable | None = None,
+        writers: Sequence[Callable] = (),
         device: Any = "cpu",
-        overwrite: bool = False,
-        write_dicom_seg: bool = True,
-        write_overlay: bool = True,
-        amp: bool = False,
-        image_class_names: Sequence[str] | None = None,
+        overwrite: Any = False,
+        amp: Any = False,
+        fail_on_error: Any = True,
+        min_free_mb: float = 100.0,
+        rank: int | None = None,
+        world_size: int | None = None,
         image_key: str = "image",
         pred_key: str = "pred",
         summary_name: str = "run_summary.json",
@@ -242,153 +150,166 @@ class BatchInference:
         self.preprocessing = preprocessing
         self.inferer = inferer
         self.postprocessing = postprocessing
-        self.class_names = list(class_names)
-        self.loader = loader
+        self.writers = list(writers)
         self.device = torch.device(device) if isinstance(device, str) else device
-        self.overwrite = bool(overwrite)
-        self.write_dicom_seg = bool(write_dicom_seg)
-        self.write_overlay = bool(write_overlay)
-        self.amp = bool(amp)
-        self.image_class_names = None if image_class_names is None else [str(n) for n in image_class_names]
+        self.overwrite = as_bool(overwrite, "overwrite")
+        self.amp = as_bool(amp, "amp")
+        self.fail_on_error = as_bool(fail_on_error, "fail_on_error")
+        self.min_free_mb = float(min_free_mb)
         self.image_key = image_key
         self.pred_key = pred_key
         self.summary_name = summary_name
+        dist = torch.distributed.is_available() and torch.distributed.is_initialized()
+        self.rank = int(rank) if rank is not None else (torch.distributed.get_rank() if dist else 0)
+        self.world_size = (
+            int(world_size) if world_size is not None else (torch.distributed.get_world_size() if dist else 1)
+        )
 
-    def output_paths(self, case: Case, spatial_dims: int | None = None) -> dict[str, Path]:
-        out = {
-            "nifti": self.output_dir / f"{case.name}_seg.nii.gz",
-            "volumes": self.output_dir / f"{case.name}_volumes.json",
+    # ---- before inference -------------------------------------------------------------------------------------
+    def check_output_dir(self) -> None:
+        """Create ``output_dir`` and refuse, before any inference, a folder that cannot be written or is full."""
+        try:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.output_dir / f".write-probe-{uuid.uuid4().hex[:8]}"
+            probe.write_bytes(b"0" * 4096)
+            probe.unlink()
+        except OSError as e:
+            raise PermissionError(
+                f"output_dir '{self.output_dir}' cannot be written ({type(e).__name__}: {e}); "
+                "choose a writable --output_dir"
+            ) from e
+        free_mb = shutil.disk_usage(self.output_dir).free / 2**20
+        if free_mb < self.min_free_mb:
+            raise OSError(
+                f"output_dir '{self.output_dir}' has {free_mb:.0f} MB free, less than "
+                f"min_free_mb={self.min_free_mb:g}; free some space or choose another --output_dir"
+            )
+
+    def discover(self) -> tuple[list[Case], list[dict], list[dict]]:
+        """``(cases, failures, ignored)``: the cases, unusable files that look like inputs, and other files."""
+        root = self.input_dir
+        if not root.exists():
+            raise FileNotFoundError(
+                f"input_dir '{root}' does not exist (expected a folder of DICOM series, NIfTI or PNG/JPEG files)"
+            )
+        cases, problems = discover_cases(root, exclude=[self.output_dir])
+        failures, ignored = [], []
+        for path, reason in problems:
+            entry = {"name": _problem_id(path, root), "source": path}
+            if any(text in reason for text in _IGNORED_PROBLEMS):
+                ignored.append({**entry, "reason": reason})
+            else:
+                failures.append({**entry, "error": f"InputError: {path}: {reason}", "stage": "discovery"})
+        return cases, failures, ignored
+
+    # ---- one case ---------------------------------------------------------------------------------------------
+    def case_info(self, case: Case) -> dict:
+        return {
+            "id": case.case_id,
+            "source": case.image,
+            "kind": case.kind,
+            "files": list(case.files),
+            "output_dir": str(self.output_dir),
         }
-        if self.write_overlay:
-            out["overlay"] = self.output_dir / f"{case.name}_overlay.png"
-        if case.kind == "dicom" and self.write_dicom_seg and spatial_dims != 2:
-            out["dicom_seg"] = self.output_dir / f"{case.name}_seg.dcm"
-        if case.kind == "picture":
-            out["png"] = self.output_dir / f"{case.name}_seg.png"
-        return out
 
-    def predict(self, source: str) -> tuple[dict, Any]:
-        """Pre-process, infer and post-process one input; returns the post-processed dict and the label map.
+    def done_path(self, case: Case) -> Path:
+        return path_inside(self.output_dir, safe_name(case.case_id) + DONE_SUFFIX)
 
-        The image-level probabilities, when the network has that head and ``image_class_names`` are set, are in
-        the dict under ``"image_level"`` (name -> probability).
+    def is_complete(self, case: Case) -> bool:
+        """True when the case's completion record exists, names this source, and all its outputs exist."""
+        path = self.done_path(case)
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return False
+        if record.get("source") != case.image:
+            return False
+        return all(Path(p).is_file() for p in record.get("outputs", {}).values())
+
+    def predict(self, data: dict) -> dict:
+        """Pre-process, infer and post-process one case dict; returns the post-processed dict.
+
+        The inferer may return the segmentation logits or a dict of heads (``{"seg", "image"}``, e.g.
+        ``SlidingWindowImageHeadInferer``); the post-processing unpacks and activates them (``UnpackHeadsd``,
+        ``Activationsd``), so the choice of inferer and the sigmoid of the image-level head live in the config.
         """
-        data = self.preprocessing({self.image_key: source})
+        data = self.preprocessing(data)
         if isinstance(data, list):  # a pre-processing that returns a list (e.g. crops) is not supported here
-            raise ValueError(f"{source}: the pre-processing returned {len(data)} samples; expected one dict")
+            raise ValueError(f"the pre-processing returned {len(data)} samples; expected one dict")
         inputs = data[self.image_key].unsqueeze(0).to(self.device)
         use_amp = self.amp and self.device.type == "cuda"
-        image_level = None
         with torch.no_grad(), torch.autocast(device_type=self.device.type, enabled=use_amp):
-            if self.image_class_names:
-                logits = infer_with_image_head(self.inferer, inputs, self.network)
-            else:
-                logits = self.inferer(inputs, self.network)
-        if isinstance(logits, dict):
-            probs = torch.sigmoid(logits["image"][0].float()).tolist()
-            if len(probs) != len(self.image_class_names or []):
-                raise ValueError(
-                    f"the network's image head has {len(probs)} outputs but image_class_names lists "
-                    f"{len(self.image_class_names or [])}: {self.image_class_names}"
-                )
-            image_level = {name: round(p, 4) for name, p in zip(self.image_class_names or [], probs)}
-            logits = logits["seg"]
-        pred = logits[0].float()
+            logits = self.inferer(inputs, self.network)
+        heads = dict(logits) if isinstance(logits, Mapping) else {"seg": logits}
+        pred = heads["seg"][0].float()
         if hasattr(data[self.image_key], "meta"):
             from monai.data import MetaTensor
 
             pred = MetaTensor(pred.cpu(), meta=dict(data[self.image_key].meta))
-        data[self.pred_key] = pred
-        out = self.postprocessing(data)
-        if image_level is not None:
-            out["image_level"] = image_level
-        return out, out[self.pred_key]
+        heads = {k: (pred if k == "seg" else v[0].float().cpu()) for k, v in heads.items()}
+        data[self.pred_key] = heads if len(heads) > 1 else pred
+        return self.postprocessing(data)
 
     def run_case(self, case: Case) -> dict:
+        """Infer one case and run the writers; the completion record is written last."""
         start = time.perf_counter()
-        if case.kind == "invalid":
-            raise ValueError(f"{case.source}: {case.extra.get('problem', 'not a usable input')}")
-        sources = case.source if isinstance(case.source, (list, tuple)) else [case.source]
-        resolved = {Path(s).resolve() for s in sources}
-        for path in self.output_paths(case).values():
-            if path.resolve() in resolved:
-                raise ValueError(f"{path}: an output would overwrite the input; choose another output_dir")
-        out, pred = self.predict(case.source)
-        label = to_numpy(pred)
-        label = label[None] if label.ndim == len(getattr(pred, "shape", label.shape)) - 1 else label
-        affine = to_numpy(getattr(pred, "affine", np.eye(4)))
-        original = self.loader({self.image_key: case.source})[self.image_key] if self.loader else None
-        if original is not None and tuple(original.shape[1:]) != tuple(label.shape[1:]):
-            raise RuntimeError(
-                f"{case.source}: prediction shape {tuple(label.shape[1:])} differs from the input's "
-                f"{tuple(original.shape[1:])}; the post-processing must invert the spatial pre-processing (Invertd)"
-            )
-        if original is not None and hasattr(original, "affine"):
-            affine = to_numpy(original.affine)
-        spatial_dims = 2 if label.ndim == 3 or (label.ndim == 4 and label.shape[-1] == 1) else 3
-        paths = self.output_paths(case, spatial_dims)
-        written: dict[str, str] = {}
-        written["nifti"] = str(save_label_nifti(label, affine, paths["nifti"], overwrite=self.overwrite))
-        if "png" in paths:
-            written["png"] = str(save_label_png(label, paths["png"], overwrite=self.overwrite))
-        if "dicom_seg" in paths:
-            from cranialseg.workflows.dicom_seg import write_dicom_seg
-
-            written["dicom_seg"] = str(
-                write_dicom_seg(
-                    label,
-                    affine,
-                    case.source,
-                    paths["dicom_seg"],
-                    self.class_names,
-                    series_uid=case.extra.get("series_uid"),
-                    overwrite=self.overwrite,
-                )
-            )
-        volumes = class_volumes(label, affine, self.class_names)
-        volumes_doc: dict[str, Any] = {"case": case.name, "source": case.source, "classes": volumes}
-        if "image_level" in out:
-            volumes_doc["image_level"] = out["image_level"]
-        written["volumes"] = str(write_json(paths["volumes"], volumes_doc, overwrite=self.overwrite))
-        if "overlay" in paths:
-            image = original if original is not None else out[self.image_key]
-            written["overlay"] = str(save_overlay_png(image, label, paths["overlay"], overwrite=self.overwrite))
-        return {
-            "name": case.name,
-            "source": case.source,
+        info = self.case_info(case)
+        done = self.done_path(case)
+        if done.exists():
+            done.unlink()  # redoing the case: it is incomplete until its record is written again
+        out = self.predict({self.image_key: case.image, CASE_KEY: info})
+        out[CASE_KEY] = info
+        for writer in self.writers:
+            out = writer(out)
+        outputs = dict(out.get(OUTPUTS_KEY) or {})
+        inputs = {os.path.realpath(f) for f in case.files}
+        for path in outputs.values():
+            if os.path.realpath(path) in inputs:  # cannot happen with output_dir outside the inputs; guarded anyway
+                raise RuntimeError(f"{path}: an output would replace the input; choose another output_dir")
+        shape = list(out[self.pred_key].shape[1:])
+        record = {
+            "name": case.case_id,
+            "source": case.image,
             "kind": case.kind,
-            "shape": list(label.shape[1:]),
-            "outputs": written,
-            "volumes": volumes,
+            "modality": case.modality,
+            "series_uid": case.series_uid,
+            "shape": shape,
+            "rank": self.rank,
+            "outputs": outputs,
+            **({"volumes": out["volumes"]} if "volumes" in out else {}),
             **({"image_level": out["image_level"]} if "image_level" in out else {}),
             "seconds": round(time.perf_counter() - start, 3),
         }
+        write_json(done, record, overwrite=True)
+        return record
 
+    # ---- the batch --------------------------------------------------------------------------------------------
     def run(self) -> dict:
-        """Process every case; returns (and writes) the run summary."""
-        cases = discover_input_cases(self.input_dir)
-        if not cases:
+        """Process this rank's cases; returns (and writes) the run summary."""
+        started = time.strftime("%Y-%m-%dT%H:%M:%S")
+        self.check_output_dir()
+        cases, failures, ignored = self.discover()
+        if not cases and not failures:
             raise FileNotFoundError(f"no DICOM series, NIfTI or PNG/JPEG files found in input_dir '{self.input_dir}'")
+        cases = cases[self.rank :: self.world_size]
+        failures = failures if self.rank == 0 else []
         if hasattr(self.network, "eval"):
             self.network.eval()
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        done, failures, skipped, mismatches = [], [], [], []
+        done, skipped, mismatches = [], [], []
         for case in cases:
-            paths = self.output_paths(case)
-            existing = [str(p) for p in paths.values() if p.exists()]
-            if existing and not self.overwrite:
-                logger.warning(f"{case.source}: outputs exist ({existing[0]} ...); skipped (set overwrite=True)")
-                skipped.append({"name": case.name, "source": case.source, "reason": "outputs exist"})
-                continue
             try:
+                if not self.overwrite and self.is_complete(case):
+                    logger.info(f"{case.case_id}: complete ({self.done_path(case).name}); skipped")
+                    skipped.append({"name": case.case_id, "source": case.image, "reason": "complete"})
+                    continue
                 result = self.run_case(case)
-            except Exception as wrapped:  # a bad case is reported and skipped
+            except Exception as wrapped:  # noqa: BLE001 - a bad case is reported, the batch goes on
                 e = root_error(wrapped)
-                logger.error(f"case {case.name} ({case.source}) failed: {e}")
+                logger.error(f"case {case.case_id} ({case.image}) failed: {e}")
                 failures.append(
                     {
-                        "name": case.name,
-                        "source": case.source,
+                        "name": case.case_id,
+                        "source": case.image,
                         "error": f"{type(e).__name__}: {e}",
                         "traceback": traceback.format_exc(limit=3),
                     }
@@ -396,20 +317,61 @@ class BatchInference:
                 if isinstance(e, ModalityMismatchError):
                     mismatches.append(e)
                 continue
-            logger.info(f"case {case.name}: {result['outputs']['nifti']} ({result['seconds']} s)")
+            logger.info(f"case {case.case_id}: {result['outputs'].get('nifti', '')} ({result['seconds']} s)")
             done.append(result)
         summary = {
+            "started": started,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "input_dir": str(self.input_dir),
             "output_dir": str(self.output_dir),
-            "num_cases": len(cases),
+            "num_cases": len(cases) + len([f for f in failures if f.get("stage") == "discovery"]),
             "num_succeeded": len(done),
             "num_failed": len(failures),
             "num_skipped": len(skipped),
             "cases": done,
             "failures": failures,
             "skipped": skipped,
+            "ignored": ignored if self.rank == 0 else [],
         }
-        write_json(self.output_dir / self.summary_name, summary, overwrite=True)
-        if mismatches and len(mismatches) == len(cases):
-            raise mismatches[0]
+        summary = self._write_summary(summary)
+        if summary["num_failed"] and self.fail_on_error:
+            if mismatches and len(mismatches) == summary["num_failed"] and not summary["num_succeeded"]:
+                raise mismatches[0]
+            listed = "; ".join(f"{f['name']}: {f['error']}" for f in summary["failures"][:3])
+            raise BatchFailedError(
+                f"{summary['num_failed']} of {summary['num_cases']} cases failed (details in "
+                f"{self.output_dir / self.summary_name}): {listed}"
+            )
+        return summary
+
+    def _write_summary(self, summary: dict) -> dict:
+        """Write this rank's summary; rank 0 merges all ranks and keeps the history of earlier runs."""
+        final = self.output_dir / self.summary_name
+        if self.world_size > 1:
+            write_json(self.output_dir / f"run_summary.rank{self.rank}.json", summary, overwrite=True)
+            torch.distributed.barrier()
+            if self.rank != 0:
+                torch.distributed.barrier()
+                return json.loads(final.read_text())
+            for r in range(1, self.world_size):
+                part = json.loads((self.output_dir / f"run_summary.rank{r}.json").read_text())
+                for key in ("cases", "failures", "skipped"):
+                    summary[key] = summary[key] + part[key]
+                for key in ("num_cases", "num_succeeded", "num_failed", "num_skipped"):
+                    summary[key] += part[key]
+        history = []
+        try:
+            previous = json.loads(final.read_text())
+            history = list(previous.pop("history", []))
+            previous.pop("cases", None)  # per-case results live in the <case>_done.json records
+            history.append(previous)
+        except (OSError, ValueError):
+            pass
+        summary["world_size"] = self.world_size
+        summary["history"] = history
+        write_json(final, summary, overwrite=True)
+        if self.world_size > 1:
+            for r in range(self.world_size):
+                (self.output_dir / f"run_summary.rank{r}.json").unlink(missing_ok=True)
+            torch.distributed.barrier()
         return summary

@@ -103,7 +103,7 @@ class CheckModality(Transform):
     def input_modality(self, img: Any) -> str | None:
         meta = getattr(img, "meta", {}) or {}
         found = _tag_value(meta, "Modality", "modality", "00080060", "0008|0060")
-        if found is None:
+        if found is None and not meta.get("input_kind"):  # not read by CranialImageReader: look at the file
             source = meta.get("filename_or_obj")
             if isinstance(source, (list, tuple)):
                 source = source[0] if source else None
@@ -112,15 +112,33 @@ class CheckModality(Transform):
         return found
 
     def __call__(self, img: Any) -> Any:
-        source = (getattr(img, "meta", {}) or {}).get("filename_or_obj", "<array>")
+        meta = getattr(img, "meta", {}) or {}
+        source = meta.get("filename_or_obj", "<array>")
         found = self.input_modality(img)
-        if found is not None and found != self.modality and found in BUNDLE_FOR:
+        if found is not None and found != self.modality:
+            use = (
+                f"use the bundle {BUNDLE_FOR[found]!r} for {found} images"
+                if found in BUNDLE_FOR
+                else f"no cranialseg bundle segments {found} images"
+            )
             raise ModalityMismatchError(
                 f"{source}: DICOM Modality is {found!r} but the bundle {self.bundle_name!r} expects "
-                f"{self.modality}; use the bundle {BUNDLE_FOR[found]!r} for {found} images."
+                f"{self.modality}; {use}."
+            )
+        input_ndim = int(meta.get("input_ndim", 0) or 0)
+        if input_ndim > self.spatial_dims and input_ndim >= 4:
+            shape = tuple(int(n) for n in meta.get("spatial_shape", ()))
+            raise ModalityMismatchError(
+                f"{source}: {input_ndim}D input, expected {self.spatial_dims}D (the file holds {shape} x "
+                f"{img.shape[0]}; split the volumes or pick one)."
             )
         dims = self.effective_dims(img)
         if dims != self.spatial_dims:
+            if self.spatial_dims == 3 and dims == 2 and found == self.modality:
+                raise ModalityMismatchError(
+                    f"{source}: a single slice; the bundle {self.bundle_name!r} needs a volume (pass the folder "
+                    f"holding the whole {found} series)."
+                )
             other = {v: k for k, v in _DIMS_OF.items()}.get(dims)
             hint = f"; use the bundle {BUNDLE_FOR[other]!r} for {dims}D {other} images" if other else ""
             raise ModalityMismatchError(

@@ -65,13 +65,13 @@ def test_ct_dicom_and_nifti_outputs_on_input_grid(ct_demo, ct_root, tmp_path):
     np.testing.assert_allclose(seg.affine, src.affine, atol=1e-4)
 
     # DICOM series: same grid as the series read by the project's reader
-    seg = nib.load(out / f"{names['dicom']}_seg.nii.gz")
+    seg = nib.load(out / f"{names['dicom-series']}_seg.nii.gz")
     series = LoadImage(reader=CranialImageReader(), ensure_channel_first=True)(str(inputs / "study1"))
     assert seg.shape == tuple(series.shape[1:])
     np.testing.assert_allclose(seg.affine, np.asarray(series.affine), atol=1e-4)
 
     # DICOM SEG references the series and reads back to the written label map
-    seg_file = out / f"{names['dicom']}_seg.dcm"
+    seg_file = out / f"{names['dicom-series']}_seg.dcm"
     dcm_seg = hd.seg.segread(seg_file)
     datasets = read_dicom_series(inputs / "study1")
     assert dcm_seg.ReferencedSeriesSequence[0].SeriesInstanceUID == datasets[0].SeriesInstanceUID
@@ -80,11 +80,11 @@ def test_ct_dicom_and_nifti_outputs_on_input_grid(ct_demo, ct_root, tmp_path):
     expected = sample_label_on_series(np.asarray(seg.dataobj), seg.affine, datasets)
     np.testing.assert_array_equal(back, expected)
     assert int((back > 0).sum()) == int((np.asarray(seg.dataobj) > 0).sum())
-    volumes = json.loads((out / f"{names['dicom']}_volumes.json").read_text())["classes"]
+    volumes = json.loads((out / f"{names['dicom-series']}_volumes.json").read_text())["classes"]
     assert set(volumes) == {"ventricles", "EDH", "SDH", "IPH", "IVH"}
-    image_level = json.loads((out / f"{names['dicom']}_volumes.json").read_text())["image_level"]
+    image_level = json.loads((out / f"{names['dicom-series']}_volumes.json").read_text())["image_level"]
     assert set(image_level) == {"EDH", "SDH", "IPH", "IVH"} and all(0 <= p <= 1 for p in image_level.values())
-    assert (out / f"{names['dicom']}_overlay.png").is_file()
+    assert (out / f"{names['dicom-series']}_overlay.png").is_file()
 
 
 def test_us_png_and_dicom_frames_on_input_grid(us_demo, tmp_path):
@@ -158,3 +158,66 @@ def test_monai_label_style_request_with_image_path(ct_demo, ct_root):
     post = parser.get_parsed_content("postprocessing")(data)
     assert post["image_path"] == path
     assert tuple(post["pred"].shape[1:]) == nib.load(path).shape
+
+
+def test_each_dicom_file_read_once_for_header_and_once_for_pixels(ct_root, tmp_path, monkeypatch):
+    """Discovery, reader, shape check, overlay and DICOM SEG share one header read and one pixel read per file
+    (before issue 12: 6 header reads and 3 full reads per file)."""
+    import os
+    from collections import Counter
+
+    import pydicom
+
+    from cranialseg.io.dicom_files import clear_header_cache
+    from tests.io.builders import write_ct_series
+
+    info = write_ct_series(tmp_path / "in" / "study", num_slices=6, rows=40, cols=36)
+    clear_header_cache()
+    header, full = Counter(), Counter()
+    real = pydicom.dcmread
+
+    def counting(fp, *a, **kw):
+        if isinstance(fp, (str, os.PathLike)):
+            (header if kw.get("stop_before_pixels") or kw.get("defer_size") else full)[os.fspath(fp)] += 1
+        return real(fp, *a, **kw)
+
+    monkeypatch.setattr(pydicom, "dcmread", counting)
+    _infer(CT_BUNDLE, ct_root, tmp_path / "in", tmp_path / "out", TINY_CT_OVERRIDES)
+    summary = json.loads((tmp_path / "out" / "run_summary.json").read_text())
+    assert set(summary["cases"][0]["outputs"]) == {"nifti", "dicom_seg", "volumes", "overlay"}
+    assert [header[f] for f in info["files"]] == [1] * 6
+    assert [full[f] for f in info["files"]] == [1] * 6
+
+
+@pytest.mark.parametrize("typed", ["false", "False", "0", "FALSE"])
+def test_boolean_options_typed_on_the_command_line(ct_root, typed):
+    """``--overwrite false --write_dicom_seg false --use_onnxruntime false`` arrive as strings: all mean False."""
+    from monai.bundle import ConfigParser
+
+    from cranialseg.workflows import SaveDicomSegd
+
+    parser = ConfigParser()
+    parser.read_config(str(CT_BUNDLE / "configs" / "inference.json"))
+    parser.update(
+        {"bundle_root": str(ct_root), **TINY_CT_OVERRIDES, "overwrite": typed, "write_dicom_seg": typed,
+         "use_onnxruntime": typed, "amp": typed}
+    )  # fmt: skip
+    engine = parser.get_parsed_content("batch_inference")
+    assert engine.overwrite is False and engine.amp is False
+    seg_writer = [w for w in engine.writers if isinstance(w, SaveDicomSegd)][0]
+    assert seg_writer.enabled is False
+    assert type(engine.network).__name__ == "DAResUNet"  # not the ONNX Runtime wrapper
+
+
+def test_bad_boolean_option_is_refused_naming_it(ct_root):
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(str(CT_BUNDLE / "configs" / "inference.json"))
+    parser.update({"bundle_root": str(ct_root), **TINY_CT_OVERRIDES, "write_dicom_seg": "ja"})
+    with pytest.raises(Exception) as info:
+        parser.get_parsed_content("batch_inference")
+    error = info.value
+    while error.__cause__ is not None and "write_dicom_seg" not in str(error):
+        error = error.__cause__
+    assert "option 'write_dicom_seg'" in str(error)

@@ -48,3 +48,17 @@ def test_broken_bundle_fails_with_named_checks(tmp_path, shared_schemas):
     failures = "\n".join(script.verify_bundle(broken, schema, export=False).failures)
     for expected in ("file LICENSE", "channel_def outputs.pred", "metadata schema", "ids in inference.json", "json"):
         assert expected in failures, failures
+
+
+def test_clone_without_shared_skips_only_the_schema_check(tmp_path, monkeypatch, capsys):
+    script = _load_script()
+    monkeypatch.setenv("CRANIALSEG_SHARED", str(tmp_path / "absent"))  # a fresh clone: no ../shared beside it
+    bundle = BUNDLES / "cranial_us_ventricle_segmentation"
+    assert script.main([str(bundle), "--skip-export"]) == 0
+    out = capsys.readouterr().out
+    assert "note: no bundle metadata schema" in out and "1 skipped (metadata schema)" in out and "0 failed" in out
+    report = script.verify_bundle(bundle, None, export=False, require_schema=False)
+    assert report.skipped == ["metadata schema"] and report.failures == []
+    assert {"metadata changelog", "verify_net_in_out", "model.pt loads into network_def"} <= set(report.passed)
+    # an explicit schema path that is missing is still a failure
+    assert script.main([str(bundle), "--skip-export", "--schema", str(tmp_path / "missing.json")]) == 1

@@ -73,6 +73,7 @@ def write_ct_series(
         rng.shuffle(instance_numbers)
         rng.shuffle(names)
     uid = series_uid or generate_uid()
+    frame_of_reference = generate_uid()
     slopes = list(slopes) if slopes is not None else [1.0] * num_slices
     files: List[str] = []
     hu = []
@@ -90,6 +91,7 @@ def write_ct_series(
         ds.SliceLocation = f"{positions[k] @ normal:.6f}"
         ds.InstanceNumber = instance_numbers[k]
         ds.SeriesInstanceUID = uid
+        ds.FrameOfReferenceUID = frame_of_reference
         ds.SeriesNumber = series_number
         ds.SOPInstanceUID = generate_uid()
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID

@@ -65,5 +65,16 @@ def test_ids_are_stable_across_runs_and_locations(tmp_path):
 def test_empty_and_missing_folders(tmp_path):
     cases, problems = discover_cases(tmp_path)
     assert cases == [] and problems[0][0] == str(tmp_path) and "empty folder" in problems[0][1]
-    with pytest.raises(InputError, match="not a folder"):
+    with pytest.raises(InputError, match="no such folder or file"):
         discover_cases(tmp_path / "nope")
+
+
+def test_one_file_is_its_own_case_without_walking_its_folder(tmp_path):
+    import nibabel as nib
+    import numpy as np
+
+    nib.save(nib.Nifti1Image(np.zeros((4, 4, 4), np.float32), np.eye(4)), str(tmp_path / "one.nii.gz"))
+    (tmp_path / "big_folder").mkdir()
+    (tmp_path / "big_folder" / "junk.txt").write_text("x")
+    cases, problems = discover_cases(tmp_path / "one.nii.gz")
+    assert [(c.case_id, c.kind) for c in cases] == [("one", "nifti")] and problems == []

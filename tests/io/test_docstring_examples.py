@@ -15,6 +15,8 @@ MODULES = [
     "cranialseg.io.discover",
     "cranialseg.io.errors",
     "cranialseg.io.geometry",
+    "cranialseg.io.limits",
+    "cranialseg.io.load_transforms",
     "cranialseg.io.loader",
     "cranialseg.io.nifti",
     "cranialseg.io.raster",

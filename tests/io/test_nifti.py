@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from cranialseg.io import InputError, check_label_values, check_same_grid, load_image
+from cranialseg.io.nifti import load_nifti
 
 AFFINE = np.array([[-0.5, 0, 0, 90.0], [0, 0.5, 0, -120.0], [0, 0, 2.0, -60.0], [0, 0, 0, 1]])
 
@@ -65,3 +66,20 @@ def test_label_values():
     assert err.value.path == "lab.nii.gz" and err.value.problem == "label has unexpected values [7, 255]"
     with pytest.raises(InputError, match="non-integer values"):
         check_label_values(np.array([0.0, 0.5]), range(3), path="soft.nii.gz")
+
+
+def test_declared_size_refused_before_reading(tmp_path):
+    """A few-byte NIfTI declaring 2048 x 2048 x 300 voxels is refused from its header (not a 3 GB allocation)."""
+    import gzip
+
+    header = nib.Nifti1Header()
+    header.set_data_shape((2048, 2048, 300))
+    header.set_data_dtype(np.int16)
+    path = tmp_path / "huge.nii.gz"
+    with gzip.open(path, "wb") as fh:
+        fh.write(header.binaryblock + b"\0" * 4)
+    assert path.stat().st_size < 200
+    with pytest.raises(InputError, match="cannot hold them"):
+        load_nifti(path)
+    with pytest.raises(InputError, match="exceeds max_voxels=1000000"):
+        load_nifti(path, max_voxels=10**6)

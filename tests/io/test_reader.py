@@ -78,3 +78,22 @@ def test_bad_reader_settings():
         CranialImageReader(on_irregular="resampel")
     with pytest.raises(ValueError, match="spatial_dims must be None, 2 or 3, got 4"):
         CranialImageReader(spatial_dims=4)
+
+
+def test_load_cranial_imaged_never_falls_back_to_monai_readers(tmp_path):
+    """LoadImaged(reader=CranialImageReader()) falls back to NibabelReader when ours refuses a NaN voxel (the
+    NaN volume then loads); LoadCranialImaged reads with our reader only and raises its InputError."""
+    from cranialseg.io import InputError, LoadCranialImaged
+
+    data = np.zeros((4, 4, 4), np.float32)
+    data[1, 1, 1] = np.nan
+    path = tmp_path / "nan.nii.gz"
+    nib.save(nib.Nifti1Image(data, np.eye(4)), str(path))
+    fallback = LoadImaged("image", reader=CranialImageReader(), ensure_channel_first=True)({"image": str(path)})
+    assert np.isnan(fallback["image"].numpy()).sum() == 1  # MONAI's fallback: the refusal is bypassed
+    with pytest.raises(InputError) as err:
+        LoadCranialImaged("image", ensure_channel_first=True)({"image": str(path)})
+    assert err.value.path == str(path) and "1 NaN and 0 inf voxels" in err.value.problem
+    loaded = LoadCranialImaged("image", ensure_channel_first=True, max_voxels=10)
+    with pytest.raises(InputError, match="exceeds max_voxels=10"):
+        loaded({"image": str(path)})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 
 from tests.label._harness import LABEL_VENV, REPO, require_label_venv
 
@@ -14,7 +13,6 @@ def test_setup_script_recognises_a_built_venv():
     stamp = LABEL_VENV / ".cranialseg-label-recipe"
     mtime = stamp.stat().st_mtime
     env = {**os.environ, "CRANIALSEG_LABEL_VENV": str(LABEL_VENV)} if LABEL_VENV != REPO / ".venv-label" else None
-    start = time.monotonic()
     res = subprocess.run(
         ["bash", str(REPO / "scripts" / "setup_label_env.sh"), "--check"],
         capture_output=True,
@@ -24,5 +22,4 @@ def test_setup_script_recognises_a_built_venv():
     )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "up to date" in res.stdout
-    assert time.monotonic() - start < 60
     assert stamp.stat().st_mtime == mtime

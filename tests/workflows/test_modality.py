@@ -51,3 +51,24 @@ def test_modality_read_from_dicom_header(tmp_path):
 def test_bad_settings(kwargs):
     with pytest.raises(ValueError, match="must be"):
         CheckModality(**kwargs)
+
+
+def _meta_image(shape, **meta):
+    return MetaTensor(torch.zeros(shape), meta={"filename_or_obj": "/data/x", **meta})
+
+
+def test_mr_series_refused_by_the_ct_bundle():
+    with pytest.raises(ModalityMismatchError, match="Modality is 'MR'.*no cranialseg bundle segments MR"):
+        CheckModality("CT", 3)(_meta_image((1, 8, 8, 4), modality="MR", input_kind="dicom-series"))
+
+
+def test_4d_input_named_as_such():
+    img = _meta_image((3, 4, 4, 4), input_ndim=4, spatial_shape=(4, 4, 4), input_kind="nifti")
+    with pytest.raises(ModalityMismatchError, match="4D input, expected 3D"):
+        CheckModality("CT", 3)(img)
+
+
+def test_single_ct_slice_needs_a_volume():
+    img = _meta_image((1, 8, 8, 1), modality="CT", input_kind="dicom-series", input_ndim=3)
+    with pytest.raises(ModalityMismatchError, match="a single slice; the bundle 'head_ct_haemorrhage_segmentation'"):
+        CheckModality("CT", 3)(img)

@@ -11,11 +11,13 @@ from cranialseg.workflows import load_datalist_section, prepare_datalist, resolv
 from tests.bundle.helpers import CT_BUNDLE
 
 
-def test_bundle_root_from_config_workflow(tmp_path):
+def test_bundle_root_by_model_zoo_convention_and_override(tmp_path, monkeypatch):
+    """Run inside a copied bundle folder: bundle_root is that folder; from elsewhere, --bundle_root decides."""
     from monai.bundle import ConfigWorkflow
 
     configs = tmp_path / "my_bundle" / "configs"
     configs.mkdir(parents=True)
+    (configs / "metadata.json").write_text("{}")
     (configs / "inference.json").write_text(
         json.dumps(
             {
@@ -25,9 +27,26 @@ def test_bundle_root_from_config_workflow(tmp_path):
             }
         )
     )
-    workflow = ConfigWorkflow(config_file=str(configs / "inference.json"), logging_file=False, meta_file=None)
-    workflow.initialize()
-    assert workflow.run() == [str((tmp_path / "my_bundle").resolve())]
+
+    def run(**override):
+        workflow = ConfigWorkflow(
+            config_file=str(configs / "inference.json"), logging_file=False, meta_file=None, **override
+        )
+        workflow.initialize()
+        return workflow.run()
+
+    monkeypatch.chdir(tmp_path / "my_bundle")
+    assert run() == [str((tmp_path / "my_bundle").resolve())]
+    monkeypatch.chdir(tmp_path)
+    assert run(bundle_root=str(tmp_path / "elsewhere")) == [str(tmp_path / "elsewhere")]
+
+
+def test_no_call_stack_inspection():
+    import inspect
+
+    import cranialseg.workflows.paths as paths
+
+    assert "currentframe" not in inspect.getsource(paths) and "f_back" not in inspect.getsource(paths)
 
 
 def test_bundle_root_fallbacks(tmp_path, monkeypatch):
