@@ -38,7 +38,8 @@ def real_normal_volumes(shared_data, tmp_path_factory):
     out = tmp / "out"
     run_workflow(CT_BUNDLE, ["inference.json"], input_dir=str(tmp / "in"), output_dir=str(out), write_dicom_seg=False)
     summary = json.loads((out / "run_summary.json").read_text())
-    assert not summary["failures"], summary["failures"]
+    if summary["failures"] or len(summary["cases"]) != 1:  # a pipeline error, not the goal: never an xfail
+        raise RuntimeError(f"inference on {series} failed: {summary['failures']}")
     (case,) = summary["cases"]
     return case
 
@@ -47,6 +48,7 @@ def real_normal_volumes(shared_data, tmp_path_factory):
 @pytest.mark.shared
 @pytest.mark.xfail(
     strict=False,
+    raises=AssertionError,  # only the volume goal may fail: a broken pipeline is an error
     reason="models/model.pt is from the 2.4 mm recipe; inference.json runs the 1 mm recipe until the GPU retrain",
 )
 def test_real_normal_head_ct_has_no_haemorrhage(real_normal_volumes):

@@ -149,3 +149,26 @@ def test_bad_inputs_are_named():
         t(np.full((1, 8, 8), 2.0), np.zeros((1, 8, 8)))
     with pytest.raises(KeyError, match="image_key"):
         RemoveImplausibleLesionsd("pred", image_key="hu")({"pred": np.zeros((1, 4, 4))})
+
+
+def test_true_haemorrhages_of_the_phantoms_survive():
+    """On ground-truth labels of unseen phantoms (1.8 x 1.8 x 5 mm) the filter keeps nearly every lesion voxel.
+
+    Measured: EDH 99.9 %, SDH 96.8 %, IPH 100 %, IVH 99.3 % of the volume of 6 phantoms (seed 1000). On the 1 mm
+    recipe grid the thinnest subdural crescents lose more (SDH 80 %: 2 of 10 SDH-only phantoms dropped whole).
+    """
+    from cranialseg.demo import generate_ct_phantom
+
+    total, kept = np.zeros(6), np.zeros(6)
+    for i in range(6):
+        ph = generate_ct_phantom(
+            np.random.default_rng([1000, i]), lesion_probability={"EDH": 0.6, "SDH": 0.6, "IPH": 0.6, "IVH": 0.6}
+        )
+        label = ph.label.astype(np.int64)
+        drop, _ = implausible_lesion_components(label, ph.hu.astype(np.float32), (1.8, 1.8, 5.0), [2, 3, 4, 5])
+        total += np.bincount(label.ravel(), minlength=6)
+        kept += np.bincount(label[~drop], minlength=6)
+    share = kept[2:] / total[2:]
+    assert total[2:].min() > 0  # every type present at least once
+    assert share.min() > 0.95, share.round(3).tolist()
+    np.testing.assert_array_equal(kept[:2], total[:2])  # background and ventricles untouched
