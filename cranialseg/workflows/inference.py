@@ -118,6 +118,9 @@ class BatchInference:
         amp_dtype: the autocast dtype (``torch.bfloat16``/``torch.float16``, see
             :func:`cranialseg.workflows.amp_dtype`); ``None`` is torch's default (float16 on CUDA).
         fail_on_error: raise :class:`BatchFailedError` at the end when a case failed (non-zero exit status).
+        model_notice: what the weights can and cannot be used for (e.g. "trained on phantoms; ..."): logged as a
+            warning at the start and written into ``run_summary.json`` as ``model_notice``, so every output
+            folder carries it.
         min_free_mb: refuse to start when the output folder's file system has less free space.
         rank, world_size: this process's share of the cases (default: from ``torch.distributed`` when initialised).
         image_key / pred_key: dictionary keys.
@@ -141,6 +144,7 @@ class BatchInference:
         amp: Any = False,
         amp_dtype: Any = None,
         fail_on_error: Any = True,
+        model_notice: str | None = None,
         min_free_mb: float = 100.0,
         rank: int | None = None,
         world_size: int | None = None,
@@ -160,6 +164,7 @@ class BatchInference:
         self.amp = as_bool(amp, "amp")
         self.amp_dtype = amp_dtype
         self.fail_on_error = as_bool(fail_on_error, "fail_on_error")
+        self.model_notice = str(model_notice) if model_notice else None
         self.min_free_mb = float(min_free_mb)
         self.image_key = image_key
         self.pred_key = pred_key
@@ -292,6 +297,8 @@ class BatchInference:
         """Process this rank's cases; returns (and writes) the run summary."""
         started = time.strftime("%Y-%m-%dT%H:%M:%S")
         self.check_output_dir()
+        if self.model_notice and self.rank == 0:
+            logger.warning(f"model notice: {self.model_notice}")
         cases, failures, ignored = self.discover()
         if not cases and not failures:
             raise FileNotFoundError(f"no DICOM series, NIfTI or PNG/JPEG files found in input_dir '{self.input_dir}'")
@@ -337,6 +344,8 @@ class BatchInference:
             "skipped": skipped,
             "ignored": ignored if self.rank == 0 else [],
         }
+        if self.model_notice:
+            summary["model_notice"] = self.model_notice
         summary = self._write_summary(summary)
         if summary["num_failed"] and self.fail_on_error:
             if mismatches and len(mismatches) == summary["num_failed"] and not summary["num_succeeded"]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -125,6 +126,24 @@ def test_failed_batch_exits_non_zero_after_writing_the_summary(folder, tmp_path)
         _runner(inputs, tmp_path / "out").run()
     summary = json.loads((tmp_path / "out" / "run_summary.json").read_text())
     assert summary["num_succeeded"] == 2 and summary["num_failed"] == 1
+
+
+def test_model_notice_travels_with_every_run(folder, tmp_path, caplog):
+    """What the weights can and cannot be used for is logged and written into run_summary.json (issue 17.4)."""
+    inputs, _, _ = folder
+    notice = "trained on phantoms: never use the haemorrhage output"
+    with caplog.at_level("WARNING", logger="cranialseg.workflows.inference"):
+        summary = _runner(inputs, tmp_path / "out", fail_on_error=False, model_notice=notice).run()
+    assert summary["model_notice"] == notice
+    assert json.loads((tmp_path / "out" / "run_summary.json").read_text())["model_notice"] == notice
+    assert any(notice in r.getMessage() for r in caplog.records)
+    assert "model_notice" not in _runner(inputs, tmp_path / "plain", fail_on_error=False).run()
+
+
+@pytest.mark.parametrize("bundle", ["head_ct_haemorrhage_segmentation", "cranial_us_ventricle_segmentation"])
+def test_phantom_bundles_declare_their_limits(bundle):
+    cfg = json.loads((Path(__file__).parents[2] / "bundle" / bundle / "configs" / "inference.json").read_text())
+    assert "not for clinical use" in cfg["model_notice"] and cfg["batch_inference"]["model_notice"] == "@model_notice"
 
 
 def test_incomplete_case_is_redone(folder, tmp_path):
