@@ -98,6 +98,9 @@ def test_multi_gpu_handlers_are_chosen_by_type_not_position(bundle, monkeypatch,
     parser["train"]["handlers"] = handlers
     parser["network"] = "$@network_def"  # no DDP wrapper and no process group needed to pick the handlers
     parser["validate#handlers"] = []
+    # no data needed to pick the handlers (the bundles' filtered datasets refuse an empty datalist)
+    parser["train#dataset"] = {"_target_": "Dataset", "data": []}
+    parser["validate#dataset"] = {"_target_": "Dataset", "data": []}
     parser["train_network"] = "$@network"
     chosen = [type(h).__name__ for h in parser.get_parsed_content("train#trainer#train_handlers")]
     # rank 1: no console/TensorBoard/progress bar; everything else (the added early stop too)

@@ -318,7 +318,8 @@ def test_benchmark_training_compare_bundles_tiny(tmp_path):
         assert all(len(row[f"{kind}_times_s"][n]) == 1 for n in names)
         ratio = row[f"{kind}_ratio"]["efficient/monai_unet_nru1"]
         t = row[f"{kind}_times_s"]
-        assert math.isclose(ratio["median"], t["efficient"][0] / t["monai_unet_nru1"][0], rel_tol=1e-2, abs_tol=2e-3)
+        # times are stored rounded to 0.1 ms: at tiny sizes that alone moves the ratio by a few per cent
+        assert math.isclose(ratio["median"], t["efficient"][0] / t["monai_unet_nru1"][0], rel_tol=0.06)
     assert {(g["reference"], g["input_shape"][0]) for g in payload["goals"]} == {
         ("monai_unet_nru1", 4),
         ("monai_unet_nru2", 4),
