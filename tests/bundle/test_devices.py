@@ -137,3 +137,16 @@ def test_validation_sampler_with_fewer_cases_than_ranks():
     for bundle in (US_BUNDLE, CT_BUNDLE):
         config = parse(bundle, "train.json", "multi_gpu_train.json")["validate#sampler"]
         assert config["_target_"] == "cranialseg.workflows.distributed_sampler" and not config["even_divisible"]
+
+
+def test_ct_training_can_start_from_the_shipped_weights():
+    """`--pretrained FILE` fine-tunes from a model.pt (the quick start starts from the shipped weights)."""
+    shipped = CT_BUNDLE / "models" / "model.pt"
+    parser = parse(CT_BUNDLE, "train.json", pretrained=str(shipped), device="cpu")
+    net = parser.get_parsed_content("network")
+    state = torch.load(shipped, map_location="cpu", weights_only=True)
+    for name, value in net.state_dict().items():
+        torch.testing.assert_close(value, state[name], msg=name)
+    assert net.training
+    fresh = parse(CT_BUNDLE, "train.json", device="cpu").get_parsed_content("network")
+    assert any(not torch.equal(v, state[k]) for k, v in fresh.state_dict().items() if v.is_floating_point())
