@@ -150,3 +150,12 @@ def test_ct_training_can_start_from_the_shipped_weights():
     assert net.training
     fresh = parse(CT_BUNDLE, "train.json", device="cpu").get_parsed_content("network")
     assert any(not torch.equal(v, state[k]) for k, v in fresh.state_dict().items() if v.is_floating_point())
+
+
+@pytest.mark.parametrize("bundle", sorted(p.name for p in (CT_BUNDLE.parent).iterdir() if (p / "models").is_dir()))
+def test_shipped_weights_are_stored_on_the_cpu(bundle):
+    """GPU-trained weights are shipped with CPU tensors: MONAI Label's stock app and `ckpt_export` load them without
+    `map_location`, which fails on a CPU-only machine for CUDA storages."""
+    path = CT_BUNDLE.parent / bundle / "models" / "model.pt"
+    state = torch.load(path, weights_only=True)  # no map_location, on purpose
+    assert all(v.device.type == "cpu" for v in state.values())
