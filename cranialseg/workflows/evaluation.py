@@ -6,7 +6,7 @@ import csv
 import io
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +208,24 @@ def summarize_cases(cases: Sequence[dict], class_names: Sequence[str]) -> dict[s
     return summary
 
 
+def evaluator_items(engine: Any, required: Sequence[str], owner: str) -> Iterator[tuple[int, dict]]:
+    """``(index, item)`` for each item of an evaluator iteration: the batch item merged with its output item.
+
+    Args:
+        engine: the evaluator (``engine.state.output`` / ``engine.state.batch``, one dict or a list of dicts).
+        required: keys every item must have; a missing one raises ``KeyError`` naming ``owner`` and the keys found.
+        owner: the handler's name, for the message.
+    """
+    items = engine.state.output if isinstance(engine.state.output, list) else [engine.state.output]
+    batch = engine.state.batch if isinstance(engine.state.batch, list) else [engine.state.batch]
+    for i, out_item in enumerate(items):
+        item = {**(batch[i] if i < len(batch) and isinstance(batch[i], dict) else {}), **out_item}
+        for key in required:
+            if key not in item:
+                raise KeyError(f"{owner}: no '{key}' in the evaluator's items (keys: {sorted(item)})")
+        yield i, item
+
+
 class EvaluationReport:
     """Collect per-case metrics from a MONAI evaluator and write a CSV, a JSON summary and best/worst overlays.
 
@@ -314,13 +332,7 @@ class EvaluationReport:
         return case
 
     def collect(self, engine: Any) -> None:
-        items = engine.state.output if isinstance(engine.state.output, list) else [engine.state.output]
-        batch = engine.state.batch if isinstance(engine.state.batch, list) else [engine.state.batch]
-        for i, out_item in enumerate(items):
-            item = {**(batch[i] if i < len(batch) and isinstance(batch[i], dict) else {}), **out_item}
-            for key in (self.pred_key, self.label_key):
-                if key not in item:
-                    raise KeyError(f"EvaluationReport: no '{key}' in the evaluator's items (keys: {sorted(item)})")
+        for i, item in evaluator_items(engine, (self.pred_key, self.label_key), "EvaluationReport"):
             pred, label, image = item[self.pred_key], item[self.label_key], item.get(self.image_key)
             meta = getattr(pred, "meta", None) or {}
             if "filename_or_obj" not in meta:

@@ -199,22 +199,16 @@ class HeadEvaluationReport:
     def collect(self, engine) -> None:
         import numpy as np
 
+        from cranialseg.workflows.evaluation import evaluator_items
         from cranialseg.workflows.outputs import to_numpy
+        from cranialseg.workflows.screening import case_name
 
-        items = engine.state.output if isinstance(engine.state.output, list) else [engine.state.output]
-        batch = engine.state.batch if isinstance(engine.state.batch, list) else [engine.state.batch]
-        for i, out_item in enumerate(items):
-            item = {**(batch[i] if i < len(batch) and isinstance(batch[i], dict) else {}), **out_item}
-            for key in (self.pred_key, self.label_key):
-                if key not in item:
-                    raise KeyError(f"HeadEvaluationReport: no '{key}' in the evaluator's items (keys: {sorted(item)})")
+        for _, item in evaluator_items(engine, (self.pred_key, self.label_key), "HeadEvaluationReport"):
             pred, label = item[self.pred_key], item[self.label_key]
             meta = getattr(pred, "meta", None) or getattr(item.get(self.image_key), "meta", None) or {}
             source = meta.get("filename_or_obj", f"case_{len(self.cases)}")
             source = source[0] if isinstance(source, (list, tuple)) else source
-            name = Path(str(source)).name
-            for suffix in (".nii.gz", ".nii", ".png", ".dcm"):
-                name = name[: -len(suffix)] if name.endswith(suffix) else name
+            name = case_name(source)
             affine = to_numpy(pred.affine) if hasattr(pred, "affine") else np.eye(4)
             spacing = np.linalg.norm(affine[:2, :2], axis=0)
             ref = item.get(self.reference_key)
