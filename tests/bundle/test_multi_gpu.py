@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -11,6 +12,13 @@ import pytest
 import torch
 
 from tests.bundle.helpers import CT_BUNDLE, REPO_ROOT
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now, so concurrent test runs do not collide on a fixed rendezvous port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def test_torchrun_two_processes_gloo(ct_demo, tmp_path):
@@ -22,7 +30,7 @@ def test_torchrun_two_processes_gloo(ct_demo, tmp_path):
     assert len(content["training"]) >= 2 and len(content["validation"]) >= 2
     files = json.dumps([str(configs / "train.json"), str(configs / "multi_gpu_train.json")])
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
         "-m", "monai.bundle", "run", "training",
         "--config_file", files,
         "--meta_file", str(configs / "metadata.json"),
@@ -64,7 +72,7 @@ def test_torchrun_inference_shards_cases_across_two_processes(tmp_path):
     configs = CT_BUNDLE / "configs"
     files = json.dumps([str(configs / "inference.json"), str(configs / "multi_gpu_inference.json")])
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29519",
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
         "-m", "monai.bundle", "run",
         "--config_file", files,
         "--meta_file", str(configs / "metadata.json"),
