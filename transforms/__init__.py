@@ -17,6 +17,7 @@ from .ct import (
     MaskIntracranialD,
     MaskIntracraniald,
     MaskIntracranialDict,
+    head_foreground,
     intracranial_mask,
 )
 from .label_check import CheckLabel, CheckLabelD, CheckLabeld, CheckLabelDict
@@ -68,6 +69,7 @@ __all__ = [
     "MaskIntracraniald",
     "MaskIntracranialD",
     "MaskIntracranialDict",
+    "head_foreground",
     "intracranial_mask",
     "LabelToPresence",
     "LabelToPresenced",

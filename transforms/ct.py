@@ -31,6 +31,7 @@ __all__ = [
     "MaskIntracranialD",
     "MaskIntracranialDict",
     "intracranial_mask",
+    "head_foreground",
 ]
 
 #: Named CT windows as ``(width, level)`` in Hounsfield units.
@@ -100,6 +101,23 @@ class CTWindows(Transform):
         out = torch.cat([((x - (lvl - w / 2.0)) / w).clamp(0.0, 1.0) for w, lvl in self.windows], dim=0)
         result, *_ = convert_to_dst_type(out, dst=x, dtype=self.dtype)
         return result
+
+
+def head_foreground(hu: NdarrayOrTensor, threshold: float = -500.0) -> NdarrayOrTensor:
+    """Voxels denser than air (``hu > threshold``): the ``select_fn`` of MONAI's ``CropForegroundd`` that crops a CT
+    to the head before sliding-window inference (the air around it costs windows and finds nothing).
+
+    An image without any such voxel keeps its whole extent (every voxel selected), so the crop never empties it.
+
+    Example:
+        >>> import numpy as np
+        >>> from monai.transforms import CropForeground
+        >>> hu = np.full((1, 8, 8, 4), -1000.0); hu[0, 2:5, 3:6, 1:3] = 40.0
+        >>> tuple(CropForeground(select_fn=head_foreground, allow_smaller=True)(hu).shape)
+        (1, 3, 3, 2)
+    """
+    selected = hu > threshold
+    return selected if selected.any() else selected | True
 
 
 def intracranial_mask(hu: np.ndarray, bone_threshold: float = 300.0, soft_min: float = -100.0) -> np.ndarray:

@@ -138,3 +138,29 @@ def test_intensity_transforms_pass_through_compose_inverse():
     restored = pipeline.inverse(out)["image"]
     assert restored.shape == (3, 21, 21, 4)
     np.testing.assert_allclose(restored.affine.numpy(), img.affine.numpy(), atol=1e-6)
+
+
+def test_head_foreground_crops_to_the_head_and_inverts():
+    from monai.transforms import CropForegroundd, Invertd
+
+    from cranialseg.transforms import head_foreground
+
+    hu = np.full((1, 20, 16, 6), -1000.0, np.float32)
+    hu[0, 4:12, 5:9, 1:4] = 35.0  # the head
+    hu[0, 0, 0, 0] = -600.0  # air noise: below the threshold, not part of the box
+    crop = CropForegroundd("image", source_key="image", select_fn=head_foreground, margin=1, allow_smaller=True)
+    out = crop({"image": MetaTensor(torch.as_tensor(hu))})
+    assert tuple(out["image"].shape) == (1, 10, 6, 5)  # the (8, 4, 3) head and a 1-voxel margin on each side
+    out["pred"] = out["image"].clone()
+    back = Invertd("pred", transform=crop, orig_keys="image", nearest_interp=True)(out)
+    assert tuple(back["pred"].shape) == hu.shape
+    np.testing.assert_array_equal(back["pred"][0, 4:12, 5:9, 1:4].numpy(), 35.0)
+    assert float(back["pred"][0, 15, 0, 0]) == 0.0  # outside the crop: padded
+
+
+def test_head_foreground_without_any_head_keeps_the_whole_image():
+    from cranialseg.transforms import head_foreground
+
+    air = torch.full((1, 5, 4, 3), -1000.0)
+    assert bool(head_foreground(air).all())
+    assert int(head_foreground(torch.where(torch.arange(5)[None, :, None, None] == 2, 50.0, air)).sum()) == 12

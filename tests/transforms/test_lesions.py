@@ -172,3 +172,23 @@ def test_true_haemorrhages_of_the_phantoms_survive():
     assert total[2:].min() > 0  # every type present at least once
     assert share.min() > 0.95, share.round(3).tolist()
     np.testing.assert_array_equal(kept[:2], total[:2])  # background and ventricles untouched
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bone_margin_by_dilation_equals_the_distance_transform(seed):
+    """The near-bone test dilates by the voxels within the margin: the same set as the Euclidean distance
+    transform it replaced (and still uses for margins of many voxels), on anisotropic grids."""
+    from scipy import ndimage
+
+    from cranialseg.transforms.lesions import _ball, _near
+
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(n) for n in rng.integers(10, 24, size=3))
+    bone = rng.random(shape) < 0.03
+    region = np.ones(shape, dtype=bool)
+    spacing = tuple(float(s) for s in rng.uniform(0.3, 2.0, size=3))
+    margin = float(rng.uniform(0.2, 2.5))
+    expected = ndimage.distance_transform_edt(~bone, sampling=spacing) <= margin
+    assert _ball(spacing, margin) is not None
+    np.testing.assert_array_equal(_near(bone, spacing, margin, region), expected)
+    assert _ball((0.1, 0.1, 0.1), 5.0) is None  # 101^3 offsets: the distance transform is used instead
