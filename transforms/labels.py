@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Hashable, Mapping, Sequence, Union
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Union
 
 import numpy as np
 import torch
@@ -11,7 +12,13 @@ from monai.config.type_definitions import NdarrayOrTensor
 from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends, convert_to_tensor, ensure_tuple_rep
 
-__all__ = ["LabelToPresence", "LabelToPresenced", "LabelToPresenceD", "LabelToPresenceDict"]
+__all__ = [
+    "LabelToPresence",
+    "LabelToPresenced",
+    "LabelToPresenceD",
+    "LabelToPresenceDict",
+    "presence_targets",
+]
 
 ClassSpec = Union[int, Sequence[int]]
 
@@ -124,3 +131,18 @@ class LabelToPresenced(MapTransform):
 
 
 LabelToPresenceD = LabelToPresenceDict = LabelToPresenced
+
+
+def presence_targets(label: torch.Tensor, classes: Sequence[int], min_voxels: int = 1) -> torch.Tensor:
+    """Per-class presence ``(B, K)`` (0./1.) of label values ``classes`` in a batch of label maps ``(B, 1, *S)``.
+
+    Example:
+        >>> lab = torch.zeros(2, 1, 4, 4); lab[0, 0, 0, 0] = 3
+        >>> presence_targets(lab, [2, 3]).tolist()
+        [[0.0, 1.0], [0.0, 0.0]]
+    """
+    if label.ndim < 3 or label.shape[1] != 1:
+        raise ValueError(f"label must be a batch of label maps (B, 1, *spatial), got shape {tuple(label.shape)}")
+    flat = torch.round(label.reshape(label.shape[0], -1))
+    counts = [(flat == float(c)).sum(dim=1) for c in classes]
+    return (torch.stack(counts, dim=1) >= max(1, int(min_voxels))).to(torch.float32)
