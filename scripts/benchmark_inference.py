@@ -170,7 +170,7 @@ def _build_path(path: str, net_def: Dict[str, Any], dims: int, roi: Sequence[int
     elif path == "ours_onnxruntime":
         from cranialseg.networks import OnnxRuntimeNetwork, export_onnx
 
-        onnx_file = export_onnx(ours, tmp / "model.onnx", list(example.shape))
+        onnx_file = export_onnx(ours, tmp / "model.onnx", list(example.shape), dynamic_spatial=False, opset=17)
         predictor = OnnxRuntimeNetwork(onnx_file)
     elif path == "ours_torch_compile":
         predictor = torch.compile(ours, dynamic=False)

@@ -43,8 +43,6 @@ def read_pixel_spacing_csv(path: str | Path) -> dict[str, float]:
     Raises:
         FileNotFoundError / ValueError: naming the file and the line.
     """
-    from cranialseg.demo.hc18 import read_hc18_csv
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"pixel_spacing_csv {path}: no such file")

@@ -7,8 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
+from cranialseg.data.screening import case_name
+from cranialseg.handlers.evaluation_report import evaluator_items
+from cranialseg.io.label_files import to_numpy
 from cranialseg.io.overlays import _spatial_2d, save_head_overlay
 from cranialseg.metrics.fetal_head import score_head_case, summarize_head_cases
+from cranialseg.utils.atomic import atomic_write, write_json
 
 __all__ = [
     "HeadEvaluationReport",
@@ -89,10 +93,6 @@ class HeadEvaluationReport:
 
     def collect(self, engine) -> None:
 
-        from cranialseg.data.screening import case_name
-        from cranialseg.handlers.evaluation_report import evaluator_items
-        from cranialseg.io.label_files import to_numpy
-
         for _, item in evaluator_items(engine, (self.pred_key, self.label_key), "HeadEvaluationReport"):
             pred, label = item[self.pred_key], item[self.label_key]
             meta = getattr(pred, "meta", None) or getattr(item.get(self.image_key), "meta", None) or {}
@@ -112,8 +112,6 @@ class HeadEvaluationReport:
     def write(self, engine=None) -> dict:
         import csv
         import io
-
-        from cranialseg.utils.atomic import atomic_write, write_json
 
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self.summary = summarize_head_cases(self.cases)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from cranialseg.io.label_files import _spatial, to_numpy
+from cranialseg.metrics.ellipse import fit_head_ellipse
 from cranialseg.utils.atomic import atomic_write
 
 __all__ = [
@@ -92,8 +93,6 @@ def _spatial_2d(x) -> np.ndarray:
     """A 2D label map from a one-hot ``(C, X, Y)``, a label map ``(1, X, Y)`` or ``(X, Y)`` (trailing 1 dropped)."""
     import numpy as np
 
-    from cranialseg.io.label_files import to_numpy
-
     arr = to_numpy(x)
     if arr.ndim == 4 and arr.shape[-1] == 1:
         arr = arr[..., 0]
@@ -110,10 +109,6 @@ def save_head_overlay(image, pred, path, *, label=None, spacing=(1.0, 1.0), elli
     """
     import numpy as np
     from PIL import Image, ImageDraw
-
-    from cranialseg.io.overlays import overlay_picture
-    from cranialseg.metrics.ellipse import fit_head_ellipse
-    from cranialseg.utils.atomic import atomic_write
 
     p = _spatial_2d(pred)
     picture = overlay_picture(image, p[None], None if label is None else _spatial_2d(label)[None], min_size=512)

@@ -55,8 +55,6 @@ def score_head_case(pred, label, spacing, reference_hc_mm: float | None = None) 
 
     from monai.metrics import compute_hausdorff_distance
 
-    from cranialseg.metrics.ellipse import fit_head_ellipse
-
     p = np.asarray(pred).squeeze() > 0
     g = np.asarray(label).squeeze() > 0
     total = int(p.sum() + g.sum())
