@@ -1,4 +1,10 @@
-"""Invertibly drop a trailing singleton slice axis, so a single-frame ``(W, H, 1)`` image feeds a 2D network."""
+"""Singleton axes: invertibly drop a trailing slice axis (a ``(W, H, 1)`` frame feeds a 2D network), drop a channel.
+
+:class:`DropSingletonSliced` is part of the bundles' pre-processing; :class:`SqueezeChanneld` drops the leading
+singleton channel of a 2D label map ``(1, W, H)`` for MONAI Label's writer, whose ``Restored``
+(``monailabel/transform/post.py:157``) drops it only when there are more than three axes, so ITK would write a 3D
+image instead of a PNG (``monailabel/transform/writer.py:232``).
+"""
 
 from __future__ import annotations
 

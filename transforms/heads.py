@@ -1,9 +1,8 @@
-"""Train and run the image-level head next to the mask: presence targets, joint loss, wrapper, inferer, unpacking.
+"""Unpack the network's heads in post-processing: the segmentation stays in ``pred``, the image-level logits move.
 
 The network's image-level head (``DAResUNet(num_image_classes=K)``) predicts, for each of ``K`` lesion classes,
-whether that class is present in the input. In training the input is a patch, so the target is "class present in
-this patch", read off the label patch (no extra annotation). For a whole volume the sliding-window inferer takes
-the maximum logit over the windows: a lesion is present if some window sees it.
+whether that class is present in the input; :class:`cranialseg.inferers.SlidingWindowImageHeadInferer` returns
+``{"seg", "image"}`` and :class:`UnpackHeadsd` turns it back into the items MONAI's post-processing expects.
 """
 
 from __future__ import annotations
@@ -37,6 +36,7 @@ class UnpackHeadsd(MapTransform):
         allow_missing_keys: don't raise when a key is missing.
 
     Example:
+        >>> import torch
         >>> d = UnpackHeadsd("pred")({"pred": {"seg": torch.zeros(2, 4, 4), "image": torch.ones(3)}})
         >>> tuple(d["pred"].shape), d["presence_logits"].tolist()
         ((2, 4, 4), [1.0, 1.0, 1.0])

@@ -1,17 +1,10 @@
-"""Fetal-head measurements at inference: pixel spacing for uncalibrated frames, per-case JSON, the HC18 CSV.
+"""Pixel size of uncalibrated 2D frames (PNG/JPEG) from an HC18-style CSV or one given spacing.
 
-Hooked into the bundle's ``inference.json`` around the batch engine (:class:`cranialseg.engines.BatchInference`),
-which stays as it is:
-
-* :class:`PixelSpacingd` (in the loading and pre-processing transforms) gives a PNG/JPEG frame, which carries no
-  calibration, its pixel size: from an HC18-style CSV (``filename,pixel size(mm),...``, matched by file name) or
-  from one ``pixel_spacing`` for every frame. DICOM (PixelSpacing or SequenceOfUltrasoundRegions) and NIfTI (the
-  affine) keep their own spacing. A frame without any is measured in pixels, and the outputs say so.
-* :class:`SaveHeadMeasurementsd` (one of the engine's ``writers``, on the label map on the input's grid) fits the
-  head ellipse (:func:`cranialseg.metrics.ellipse.fit_head_ellipse`) and writes ``<case>_measurements.json`` and
-  ``<case>_overlay.png`` (predicted outline and fitted ellipse). No head found: the JSON says so, no ellipse.
-* :func:`write_hc18_csv` (after the batch) collects the JSONs into ``hc18_ellipses.csv``, the HC18 challenge's
-  submission format ``filename,center_x_mm,center_y_mm,semi_axes_a_mm,semi_axes_b_mm,angle_rad``.
+:class:`PixelSpacingd` (in the loading and pre-processing transforms of the fetal-head bundle) gives a PNG/JPEG frame,
+which carries no calibration, its pixel size: from an HC18-style CSV (``filename,pixel size(mm),...``, matched by file
+name, read by :func:`read_hc18_csv`) or from one ``pixel_spacing`` for every frame. DICOM (PixelSpacing or
+SequenceOfUltrasoundRegions) and NIfTI (the affine) keep their own spacing. A frame without any is measured in
+pixels, and the outputs say so (:class:`cranialseg.io.SaveHeadMeasurementsd`).
 """
 
 from __future__ import annotations

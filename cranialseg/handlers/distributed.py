@@ -1,4 +1,4 @@
-"""Multi-GPU helpers for ``multi_gpu_train.json``: which handlers run on which rank, and a sampler for few cases."""
+"""Multi-GPU handler lists for ``multi_gpu_train.json``: which handlers run on which rank."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Per-case outputs: atomic file writes, NIfTI label maps, per-class volumes and overlay pictures."""
+"""Label-map files: a prediction written as NIfTI (on its affine) or PNG, atomically."""
 
 from __future__ import annotations
 

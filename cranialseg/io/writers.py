@@ -5,6 +5,12 @@ input kept by ``CopyItemsd``, ``case``: the case's id, source, kind and output f
 atomically, recording its path in ``d["outputs"]``. Every output name is ``<case id><suffix>`` inside the output
 folder, checked after resolving (no name from a file or a DICOM attribute can leave the folder). A bundle adds its
 own outputs by appending a writer (any callable ``d -> d``) to the list; :class:`CaseWriterd` is the base to reuse.
+
+The fetal-head bundle adds :class:`SaveHeadMeasurementsd` (on the label map on the input's grid: fits the head ellipse,
+:func:`cranialseg.metrics.ellipse.fit_head_ellipse`, and writes ``<case>_measurements.json`` and ``<case>_overlay.png``;
+no head found: the JSON says so, no ellipse) and, after the batch, :func:`write_hc18_csv`, which collects the JSONs
+into ``hc18_ellipses.csv``, the HC18 challenge's submission format
+``filename,center_x_mm,center_y_mm,semi_axes_a_mm,semi_axes_b_mm,angle_rad``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,4 @@
-"""Workflow pieces of the fetal-head (HC18) bundle: its datalist, pixel spacing of PNG frames, measurements.
-
-Example:
-    In ``train.json``: ``"datalist_file": "$cranialseg.data.datalist.require_hc18_datalist(@data_dir)"``.
-"""
+"""Fetal-head metrics: Dice, HD, HD95 and head-circumference error of one frame, their summary, the measurements."""
 
 from __future__ import annotations
 
