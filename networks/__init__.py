@@ -1,7 +1,10 @@
-"""Networks: the dual-attention Residual U-Net (CBAM + sparse attention layer) and its building blocks."""
+"""Networks: the dual-attention Residual U-Net (CBAM + sparse attention layer), its blocks, loading and export."""
 
 from .blocks import CBAM, ChannelAttention, ResidualBlock, SparseAttentionLayer, SpatialAttention
+from .export import export_onnx, export_torchscript
 from .nets import PRESETS, VARIANTS, DAResUNet, DAResUnet, DualAttentionResUNet
+from .onnx_runtime import OnnxRuntimeNetwork
+from .utils import load_network
 
 __all__ = [
     "PRESETS",
@@ -14,4 +17,8 @@ __all__ = [
     "SparseAttentionLayer",
     "SpatialAttention",
     "VARIANTS",
+    "OnnxRuntimeNetwork",
+    "export_onnx",
+    "export_torchscript",
+    "load_network",
 ]

@@ -120,10 +120,10 @@ def train_one(name: str, args: argparse.Namespace) -> Dict[str, Any]:
     }
     if args.max_train:
         overrides["train_datalist"] = (
-            f"$cranialseg.workflows.load_datalist_section(@datalist_file, 'training')[:{args.max_train}]"
+            f"$cranialseg.data.load_datalist_section(@datalist_file, 'training')[:{args.max_train}]"
         )
         overrides["val_datalist"] = (
-            f"$cranialseg.workflows.load_datalist_section(@datalist_file, 'validation')[:{max(1, args.max_train // 4)}]"
+            f"$cranialseg.data.load_datalist_section(@datalist_file, 'validation')[:{max(1, args.max_train // 4)}]"
         )
     if args.image_size:
         overrides["image_size"] = list(args.image_size)
@@ -271,7 +271,7 @@ def score_run(
     from PIL import Image
 
     from cranialseg.demo.hc18 import hc18_head_mask, read_hc18_csv
-    from cranialseg.workflows.fetal_head import score_head_case, summarize_head_cases
+    from cranialseg.metrics.fetal_head import score_head_case, summarize_head_cases
 
     torch.set_num_threads(threads)
     run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
@@ -308,7 +308,7 @@ def score_run(
 
 def score_all(args: argparse.Namespace) -> Dict[str, Any]:
     from cranialseg.benchmarking import RESULTS_DIR, machine_info, publish_results, write_results
-    from cranialseg.workflows.datalist import find_datalist
+    from cranialseg.data.datalist import find_datalist
 
     datalist = find_datalist(args.data)
     if datalist is None:

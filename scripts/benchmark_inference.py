@@ -7,7 +7,7 @@ bundle's network, ROI and Gaussian blending (read from ``bundle/<name>/configs/i
 
 - ``monai_unet_eager``: MONAI ``UNet`` with the same channels and strides (``num_res_units=2``), eager;
 - ``ours_eager``, ``ours_torchscript`` (scripted and frozen), ``ours_onnxruntime`` (the bundle's
-  ``cranialseg.workflows.export_onnx`` + ``OnnxRuntimeNetwork``), ``ours_torch_compile`` (inductor, CPU);
+  ``cranialseg.networks.export_onnx`` + ``OnnxRuntimeNetwork``), ``ours_torch_compile`` (inductor, CPU);
 - ``ours_lean_eager``, ``ours_lean_onnxruntime``: the bundle network with ``input_stride`` 2 in-plane (its first
   level at half resolution, as MONAI ``UNet``'s; a different network, so kept out of the "best path" goal);
 
@@ -168,9 +168,9 @@ def _build_path(path: str, net_def: Dict[str, Any], dims: int, roi: Sequence[int
     elif path == "ours_torchscript":
         predictor = torch.jit.optimize_for_inference(torch.jit.script(ours))
     elif path == "ours_onnxruntime":
-        from cranialseg.workflows import OnnxRuntimeNetwork, export_onnx
+        from cranialseg.networks import OnnxRuntimeNetwork, export_onnx
 
-        onnx_file = export_onnx(ours, tmp / "model.onnx", list(example.shape))
+        onnx_file = export_onnx(ours, tmp / "model.onnx", list(example.shape), dynamic_spatial=False, opset=17)
         predictor = OnnxRuntimeNetwork(onnx_file)
     elif path == "ours_torch_compile":
         predictor = torch.compile(ours, dynamic=False)

@@ -251,9 +251,7 @@ def _export_rows(
                 if args.onnx_exporter == "dynamo":  # dynamic batch and spatial sizes (slow to export)
                     export_onnx(net, path, list(x.shape))
                 else:  # the bundle's path: TorchScript-based exporter, fixed ROI, dynamic batch
-                    from cranialseg.workflows.onnx_runtime import export_onnx as export_onnx_fixed
-
-                    export_onnx_fixed(net, path, list(x.shape))
+                    export_onnx(net, path, list(x.shape), dynamic_spatial=False, opset=17)
                 row["onnx_exporter"] = args.onnx_exporter
                 opts = ort.SessionOptions()
                 opts.intra_op_num_threads = args.threads

@@ -97,7 +97,7 @@ def cmd_data(args) -> int:
 
 def cmd_amp_defaults(args) -> int:
     """The bundles' resolved AMP settings: bfloat16 on a CUDA device with bf16, float32 (AMP off) on CPU."""
-    from cranialseg.workflows import amp_dtype
+    from cranialseg.utils import amp_dtype
 
     device = torch.device("cuda:0" if args.device == "cuda" else "cpu")
     expected = amp_dtype(device)  # the dtype any network gets (bf16 where supported, else None unless fp16-safe)
@@ -127,7 +127,7 @@ def _non_finite(state: dict) -> list[str]:
 
 def cmd_trained(args) -> int:
     """After 1 epoch: model.pt finite, and the optimizer took steps (GradScaler skipping every step = stall)."""
-    from cranialseg.workflows import latest_checkpoint
+    from cranialseg.handlers import latest_checkpoint
 
     ckpt_dir = Path(args.ckpt_dir)
     model = ckpt_dir / "model.pt"
@@ -195,7 +195,7 @@ def _bundle_input(bundle: str, data_root: str, device: torch.device) -> torch.Te
 
 
 def _shipped_network(bundle: str, device: torch.device):
-    from cranialseg.workflows import load_network
+    from cranialseg.networks import load_network
 
     p = parser_for(bundle, "inference.json")
     ckpt = configs(bundle).parent / "models" / "model.pt"
@@ -209,7 +209,7 @@ def cmd_forward(args) -> int:
     the bundle declares the network ``fp16_safe``; otherwise a non-finite fp16 output is reported, not failed
     (the bundle's default AMP never picks float16 for it).
     """
-    from cranialseg.workflows import activation_range, fp16_overflows
+    from cranialseg.utils import activation_range, fp16_overflows
 
     device = torch.device("cuda:0" if args.device == "cuda" else "cpu")
     net, fp16_safe = _shipped_network(args.bundle, device)

@@ -2,9 +2,11 @@
 
 Families: :mod:`.ct` (multi-window channels, intracranial masking), :mod:`.ultrasound` (grey conversion, sector
 masking, speckle-aware normalisation), :mod:`.speckle` (random speckle and acoustic shadows), :mod:`.labels`
-(image-level presence labels), :mod:`.label_check` (a label checked against the label set and its image's grid) and
-:mod:`.lesions` (lesion-aware post-processing of a CT label map). All are intensity transforms or checks (no
-resampling), so ``Invertd`` passes them through.
+(image-level presence labels), :mod:`.lesions` (lesion-aware post-processing of a CT label map), :mod:`.modality`
+(the input's modality and dimensions checked against the bundle), :mod:`.dims` (a single-frame ``(W, H, 1)`` image to
+2D and back, a singleton channel dropped), :mod:`.pixel_spacing` (pixel size of uncalibrated frames), :mod:`.heads`
+(the network's heads unpacked in post-processing) and :mod:`.meta` (items kept away from MONAI's ``Spacingd``).
+Transforms import only :mod:`cranialseg.utils` of this package (never :mod:`cranialseg.io`).
 """
 
 from .ct import (
@@ -20,8 +22,17 @@ from .ct import (
     head_foreground,
     intracranial_mask,
 )
-from .label_check import CheckLabel, CheckLabelD, CheckLabeld, CheckLabelDict
-from .labels import LabelToPresence, LabelToPresenceD, LabelToPresenced, LabelToPresenceDict
+from .dims import (
+    DropSingletonSlice,
+    DropSingletonSliceD,
+    DropSingletonSliced,
+    DropSingletonSliceDict,
+    SqueezeChannelD,
+    SqueezeChanneld,
+    SqueezeChannelDict,
+)
+from .heads import PRESENCE_KEY, UnpackHeadsD, UnpackHeadsd, UnpackHeadsDict
+from .labels import LabelToPresence, LabelToPresenceD, LabelToPresenced, LabelToPresenceDict, presence_targets
 from .lesions import (
     RemoveImplausibleLesions,
     RemoveImplausibleLesionsD,
@@ -29,6 +40,25 @@ from .lesions import (
     RemoveImplausibleLesionsDict,
     implausible_lesion_components,
 )
+from .meta import (
+    DEFAULT_STASH_KEY,
+    RestoreItemsD,
+    RestoreItemsd,
+    RestoreItemsDict,
+    StashItemsD,
+    StashItemsd,
+    StashItemsDict,
+)
+from .modality import (
+    BUNDLE_FOR,
+    CheckModality,
+    CheckModalityD,
+    CheckModalityd,
+    CheckModalityDict,
+    ModalityMismatchError,
+    read_dicom_modality,
+)
+from .pixel_spacing import PixelSpacing, PixelSpacingd, read_hc18_csv, read_pixel_spacing_csv
 from .speckle import (
     RandAcousticShadow,
     RandAcousticShadowD,
@@ -56,10 +86,36 @@ from .ultrasound import (
 )
 
 __all__ = [
-    "CheckLabel",
-    "CheckLabeld",
-    "CheckLabelD",
-    "CheckLabelDict",
+    "DropSingletonSlice",
+    "DropSingletonSliced",
+    "DropSingletonSliceD",
+    "DropSingletonSliceDict",
+    "SqueezeChanneld",
+    "SqueezeChannelD",
+    "SqueezeChannelDict",
+    "PRESENCE_KEY",
+    "UnpackHeadsd",
+    "UnpackHeadsD",
+    "UnpackHeadsDict",
+    "presence_targets",
+    "DEFAULT_STASH_KEY",
+    "StashItemsd",
+    "StashItemsD",
+    "StashItemsDict",
+    "RestoreItemsd",
+    "RestoreItemsD",
+    "RestoreItemsDict",
+    "BUNDLE_FOR",
+    "CheckModality",
+    "CheckModalityd",
+    "CheckModalityD",
+    "CheckModalityDict",
+    "ModalityMismatchError",
+    "read_dicom_modality",
+    "PixelSpacing",
+    "PixelSpacingd",
+    "read_hc18_csv",
+    "read_pixel_spacing_csv",
     "CT_WINDOW_PRESETS",
     "CTWindows",
     "CTWindowsd",

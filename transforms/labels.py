@@ -1,8 +1,9 @@
-"""Turn a segmentation mask into the image-level label of the network's classification head."""
+"""Presence of label classes in a mask: the image-level target of the network's classification head."""
 
 from __future__ import annotations
 
-from typing import Hashable, Mapping, Sequence, Union
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Union
 
 import numpy as np
 import torch
@@ -11,7 +12,13 @@ from monai.config.type_definitions import NdarrayOrTensor
 from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends, convert_to_tensor, ensure_tuple_rep
 
-__all__ = ["LabelToPresence", "LabelToPresenced", "LabelToPresenceD", "LabelToPresenceDict"]
+__all__ = [
+    "LabelToPresence",
+    "LabelToPresenced",
+    "LabelToPresenceD",
+    "LabelToPresenceDict",
+    "presence_targets",
+]
 
 ClassSpec = Union[int, Sequence[int]]
 
@@ -68,18 +75,17 @@ class LabelToPresence(Transform):
         if label.ndim < 2:
             raise ValueError(f"LabelToPresence expects a channel-first mask (C, *spatial), got {tuple(label.shape)}")
         lab = convert_to_tensor(label, track_meta=False)
-        if lab.shape[0] == 1:
-            values = lab[0].round().long()
-            counts = [sum(int((values == v).sum()) for v in group) for group in self.classes]
+        if lab.shape[0] == 1:  # a label map: the package's presence rule
+            out = presence_targets(lab[None], self.classes, self.min_size)[0].to(self.dtype)
         else:
             n_ch = lab.shape[0]
             bad = [v for group in self.classes for v in group if v >= n_ch]
             if bad:
                 raise ValueError(f"LabelToPresence: channel indices {bad} out of range for a {n_ch}-channel mask")
             counts = [sum(int((lab[v] > 0.5).sum()) for v in group) for group in self.classes]
-        out = torch.tensor([float(c >= self.min_size) for c in counts], dtype=self.dtype)
+            out = torch.tensor([float(c >= self.min_size) for c in counts], dtype=self.dtype)
         if isinstance(label, np.ndarray):
-            return out.numpy()
+            return out.cpu().numpy()
         return out.to(label.device)
 
 
@@ -124,3 +130,22 @@ class LabelToPresenced(MapTransform):
 
 
 LabelToPresenceD = LabelToPresenceDict = LabelToPresenced
+
+
+def presence_targets(label: torch.Tensor, classes: Sequence[ClassSpec], min_voxels: int = 1) -> torch.Tensor:
+    """Per-class presence ``(B, K)`` (0./1.) of label values ``classes`` in a batch of label maps ``(B, 1, *S)``.
+
+    The one presence rule of the package: the target of :class:`cranialseg.losses.SegmentationPresenceLoss` and the
+    output of :class:`LabelToPresence`. Entry ``k`` is 1 when at least ``min_voxels`` voxels (rounded to whole label
+    values) carry ``classes[k]``, an int or a group of ints (e.g. all haemorrhage types).
+
+    Example:
+        >>> lab = torch.zeros(2, 1, 4, 4); lab[0, 0, 0, 0] = 3
+        >>> presence_targets(lab, [2, 3, [2, 3]]).tolist()
+        [[0.0, 1.0, 1.0], [0.0, 0.0, 0.0]]
+    """
+    if label.ndim < 3 or label.shape[1] != 1:
+        raise ValueError(f"label must be a batch of label maps (B, 1, *spatial), got shape {tuple(label.shape)}")
+    flat = torch.round(label.reshape(label.shape[0], -1))
+    counts = [sum((flat == float(v)).sum(dim=1) for v in group) for group in _parse_classes(classes)]
+    return (torch.stack(counts, dim=1) >= max(1, int(min_voxels))).to(torch.float32)

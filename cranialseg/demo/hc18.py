@@ -23,7 +23,6 @@ anti-aliased linear, masks by linear interpolation of the filled mask thresholde
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from pathlib import Path
@@ -35,15 +34,16 @@ from PIL import Image
 from scipy import ndimage
 from skimage.transform import resize
 
-from cranialseg.workflows.ellipse import ramanujan_circumference
+from cranialseg.metrics.ellipse import ramanujan_circumference
+from cranialseg.transforms.pixel_spacing import read_hc18_csv
 
 __all__ = [
     "HC18_SECTIONS",
     "hc18_head_mask",
     "hc18_subject",
     "prepare_hc18",
-    "ramanujan_circumference",
     "read_hc18_csv",
+    "ramanujan_circumference",
     "resized_shape",
     "split_subjects",
 ]
@@ -89,34 +89,6 @@ def split_subjects(
     for i, subject in enumerate(order):
         out[subject] = HC18_SECTIONS[0] if i < cut1 else HC18_SECTIONS[1] if i < cut2 else HC18_SECTIONS[2]
     return out
-
-
-def read_hc18_csv(path: str | Path) -> dict[str, tuple[float, float]]:
-    """``{file name: (pixel size mm, head circumference mm)}`` from ``pixel_size_and_HC.csv``.
-
-    The head-circumference column may be absent (the challenge's test CSV has only the pixel size): it is then
-    ``nan``.
-    """
-    rows: dict[str, tuple[float, float]] = {}
-    with open(path, newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None or len(header) < 2:
-            raise ValueError(
-                f"{path}: expected a header 'filename,pixel size(mm)[,head circumference (mm)]', got {header}"
-            )
-        for line_no, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            try:
-                hc = float(row[2]) if len(row) > 2 and row[2].strip() else float("nan")
-                pixel = float(row[1])
-            except (IndexError, ValueError) as err:
-                raise ValueError(f"{path}, line {line_no}: cannot read {row!r} ({err})") from err
-            if not pixel > 0:
-                raise ValueError(f"{path}, line {line_no}: pixel size must be > 0 mm, got {row[1]!r}")
-            rows[row[0].strip()] = (pixel, hc)
-    return rows
 
 
 def hc18_head_mask(annotation: str | Path) -> np.ndarray:

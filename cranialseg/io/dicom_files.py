@@ -12,7 +12,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from cranialseg.io.errors import InputError
+from cranialseg.utils.errors import InputError
 
 __all__ = ["DicomSeries", "read_dicom_header", "clear_header_cache", "is_dicom_file", "group_dicom_series", "PathLike"]
 

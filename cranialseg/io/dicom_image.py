@@ -17,9 +17,9 @@ import pydicom
 from cranialseg.io.colour import rgb_to_luma
 from cranialseg.io.dicom_files import PathLike, read_dicom_header
 from cranialseg.io.dicom_series import decode_pixels
-from cranialseg.io.errors import InputError
 from cranialseg.io.limits import MAX_VOXELS, check_voxels
 from cranialseg.io.pydicom_pixels import apply_color_lut
+from cranialseg.utils.errors import InputError
 
 __all__ = ["load_dicom_image", "ultrasound_spacing"]
 

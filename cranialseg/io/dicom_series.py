@@ -11,10 +11,10 @@ import pydicom
 from monai.utils import look_up_option
 
 from cranialseg.io.dicom_files import PathLike, read_dicom_header, select_series
-from cranialseg.io.errors import InputError
 from cranialseg.io.geometry import analyze_slice_stack, lps_to_ras, resample_slice_stack
 from cranialseg.io.limits import MAX_TILT_DEG, MAX_VOXELS, check_voxels
 from cranialseg.io.pydicom_pixels import pixel_array
+from cranialseg.utils.errors import InputError
 
 __all__ = ["load_dicom_series", "decode_pixels", "IRREGULAR_OPTIONS"]
 

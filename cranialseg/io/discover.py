@@ -13,10 +13,10 @@ import nibabel as nib
 from PIL import Image
 
 from cranialseg.io.dicom_files import PathLike, group_dicom_series, read_dicom_header
-from cranialseg.io.errors import InputError
 from cranialseg.io.loader import is_planar_dicom
 from cranialseg.io.nifti import NIFTI_SUFFIXES
 from cranialseg.io.raster import RASTER_SUFFIXES
+from cranialseg.utils.errors import InputError
 
 __all__ = ["Case", "discover_cases", "safe_case_id", "MAX_ID_LENGTH"]
 

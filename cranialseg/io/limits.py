@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from cranialseg.io.errors import InputError
+from cranialseg.utils.errors import InputError
 
 __all__ = ["MAX_VOXELS", "MAX_TILT_DEG", "check_voxels", "check_affine"]
 
@@ -24,7 +24,7 @@ def check_voxels(path: object, shape: Sequence[int], max_voxels: int | None, wha
         >>> check_voxels("a.nii", (2048, 2048, 600), 2**31)
         Traceback (most recent call last):
         ...
-        cranialseg.io.errors.InputError: a.nii: image of 2048 x 2048 x 600 = 2516582400 voxels exceeds max_voxels=...
+        cranialseg.utils.errors.InputError: a.nii: image of 2048 x 2048 x 600 = 2516582400 voxels exceeds max_voxels=...
     """
     count = int(np.prod([int(s) for s in shape], dtype=np.float64)) if len(shape) else 0
     if max_voxels is not None and count > int(max_voxels):
@@ -43,7 +43,7 @@ def check_affine(path: object, affine: np.ndarray, spatial_dims: int = 3) -> Non
         >>> check_affine("a.nii", np.diag([1.0, 1.0, 0.0, 1.0]))
         Traceback (most recent call last):
         ...
-        cranialseg.io.errors.InputError: a.nii: affine has a zero spacing along axis 2 (spacings [1.0, 1.0, 0.0] mm) ...
+        cranialseg.utils.errors.InputError: a.nii: affine has a zero spacing along axis 2 ...
     """
     aff = np.asarray(affine, dtype=np.float64)
     hint = "expected a voxel-to-world affine with positive spacings"

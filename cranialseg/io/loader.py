@@ -12,10 +12,10 @@ from monai.utils import look_up_option
 from cranialseg.io.dicom_files import PathLike, is_dicom_file, read_dicom_header, select_series
 from cranialseg.io.dicom_image import load_dicom_image
 from cranialseg.io.dicom_series import IRREGULAR_OPTIONS, load_dicom_series
-from cranialseg.io.errors import InputError
 from cranialseg.io.limits import MAX_TILT_DEG, MAX_VOXELS
 from cranialseg.io.nifti import NIFTI_SUFFIXES, load_nifti
 from cranialseg.io.raster import RASTER_SUFFIXES, load_raster_image
+from cranialseg.utils.errors import InputError
 
 __all__ = ["load_image", "input_kind", "is_planar_dicom"]
 

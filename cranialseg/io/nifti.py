@@ -9,8 +9,8 @@ import nibabel as nib
 import numpy as np
 
 from cranialseg.io.dicom_files import PathLike
-from cranialseg.io.errors import InputError
 from cranialseg.io.limits import MAX_VOXELS, check_affine, check_voxels
+from cranialseg.utils.errors import InputError
 
 __all__ = ["load_nifti", "read_grid", "check_same_grid", "check_label_values", "NIFTI_SUFFIXES"]
 

@@ -10,8 +10,8 @@ from PIL import Image, UnidentifiedImageError
 
 from cranialseg.io.colour import rgb_to_luma
 from cranialseg.io.dicom_files import PathLike
-from cranialseg.io.errors import InputError
 from cranialseg.io.limits import MAX_VOXELS, check_voxels
+from cranialseg.utils.errors import InputError
 
 __all__ = ["load_raster_image", "RASTER_SUFFIXES"]
 

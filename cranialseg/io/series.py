@@ -6,7 +6,7 @@ import os
 from typing import List, Tuple
 
 from cranialseg.io.dicom_files import DicomSeries, PathLike, group_dicom_series, list_folder_files
-from cranialseg.io.errors import InputError
+from cranialseg.utils.errors import InputError
 
 __all__ = ["list_dicom_series"]
 

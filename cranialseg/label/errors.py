@@ -7,7 +7,7 @@ to this project's input errors, which :class:`~cranialseg.label.infer.CranialSeg
 ``HTTPException(422, detail=message)``: the only way MONAI Label lets a task choose the status and body.
 
 Example:
-    >>> from cranialseg.workflows.modality import ModalityMismatchError
+    >>> from cranialseg.transforms.modality import ModalityMismatchError
     >>> try:
     ...     try:
     ...         raise ModalityMismatchError("x.png: got a 2D image")
@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from cranialseg.io.errors import InputError
-from cranialseg.workflows.modality import ModalityMismatchError
+from cranialseg.transforms.modality import ModalityMismatchError
+from cranialseg.utils.errors import InputError
 
 __all__ = ["INPUT_ERRORS", "INPUT_ERROR_STATUS", "find_input_error"]
 

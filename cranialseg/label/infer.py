@@ -20,7 +20,8 @@ from monailabel.tasks.infer.bundle import BundleConstants, BundleInferTask
 from monailabel.utils.others.generic import file_ext
 
 from cranialseg.label.errors import INPUT_ERROR_STATUS, find_input_error
-from cranialseg.label.transforms import RestoreItemsd, SqueezeChanneld, StashItemsd
+from cranialseg.transforms.dims import SqueezeChanneld
+from cranialseg.transforms.meta import RestoreItemsd, StashItemsd
 
 __all__ = ["CranialSegInferTask", "PostprocessingConstants"]
 

@@ -13,8 +13,8 @@ import torch
 from monailabel.interfaces.datastore import Datastore
 from monailabel.interfaces.tasks.strategy import Strategy
 
+from cranialseg.data.dataset import image_spatial_dims
 from cranialseg.label.uncertainty import flip_disagreement
-from cranialseg.workflows.filtered_dataset import image_spatial_dims
 
 __all__ = ["FlipDisagreement"]
 

@@ -13,8 +13,8 @@ from typing import Any, Dict, List, Optional
 from monailabel.interfaces.datastore import Datastore
 from monailabel.tasks.train.bundle import BundleTrainTask
 
+from cranialseg.data.dataset import image_spatial_dims
 from cranialseg.label.stats import read_stats
-from cranialseg.workflows.filtered_dataset import image_spatial_dims
 
 __all__ = ["CranialSegTrainTask", "image_spatial_dims"]
 

@@ -124,7 +124,7 @@ class DAResUNet(nn.Module):
 
     - ``num_image_classes > 0``: image-level logits ``(B, K)`` from average- and max-pooled bottleneck features
       (the deepest encoder output, before its skip refinement), for lesion present / lesion type, supervised next
-      to the mask as in CSR-Unet and DualAttNet (see :class:`cranialseg.workflows.SegmentationPresenceLoss`).
+      to the mask as in CSR-Unet and DualAttNet (see :class:`cranialseg.losses.SegmentationPresenceLoss`).
     - ``deep_supervision=True``: logits of the lower decoder levels, up-sampled to the input size and stacked
       with the main output, ``(B, 1 + L, out_channels, *spatial)``, index 0 the main output (as MONAI DynUNet).
 

@@ -112,7 +112,7 @@ def test_handlers_for_rank(tmp_path):
     from ignite.handlers import ProgressBar
     from monai.handlers import EarlyStopHandler, StatsHandler, TensorBoardStatsHandler
 
-    from cranialseg.workflows import handlers_for_rank
+    from cranialseg.handlers import handlers_for_rank
 
     early = EarlyStopHandler(patience=1, score_function=lambda e: 0.0)
     handlers = [StatsHandler(), early, ProgressBar(), TensorBoardStatsHandler(log_dir=str(tmp_path))]
@@ -124,7 +124,7 @@ def test_handlers_for_rank(tmp_path):
 def test_validation_sampler_with_fewer_cases_than_ranks():
     from monai.data import DistributedSampler
 
-    from cranialseg.workflows import distributed_sampler
+    from cranialseg.data import distributed_sampler
 
     cases = list(range(2))
     with pytest.raises(ValueError, match="less than the number"):  # MONAI's sampler on 6 GPUs, 2 validation cases
@@ -136,7 +136,7 @@ def test_validation_sampler_with_fewer_cases_than_ranks():
     assert sorted(i for p in per_rank for i in p) == [0, 1, 2, 3, 4]
     for bundle in (US_BUNDLE, CT_BUNDLE):
         config = parse(bundle, "train.json", "multi_gpu_train.json")["validate#sampler"]
-        assert config["_target_"] == "cranialseg.workflows.distributed_sampler" and not config["even_divisible"]
+        assert config["_target_"] == "cranialseg.data.distributed_sampler" and not config["even_divisible"]
 
 
 def test_ct_training_can_start_from_the_shipped_weights():

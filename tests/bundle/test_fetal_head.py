@@ -16,7 +16,7 @@ from PIL import Image
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from cranialseg.workflows.ellipse import ramanujan_circumference
+from cranialseg.metrics.ellipse import ramanujan_circumference
 from tests.bundle.helpers import BUNDLES, run_workflow
 from tests.scripts.test_prepare_hc18 import make_hc18_folder
 

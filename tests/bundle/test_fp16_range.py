@@ -1,7 +1,7 @@
 """Half precision and the shipped weights (issue 19): activation ranges against float16's 65,504, and the AMP dtype
 each bundle picks.
 
-The activation ranges are measured in float32 with forward hooks (``cranialseg.workflows.activation_range``) on a
+The activation ranges are measured in float32 with forward hooks (``cranialseg.utils.activation_range``) on a
 demo phantom pre-processed like inference and cropped to the bundle's ROI, with the bundle's ``models/model.pt``.
 A network may run under float16 autocast only with a margin of 4 (largest activation <= 65504 / 4).
 """
@@ -15,7 +15,8 @@ import torch
 from monai.bundle import ConfigParser
 from monai.transforms import CenterSpatialCrop, SpatialPad
 
-from cranialseg.workflows import activation_range, amp_dtype, fp16_overflows, load_network
+from cranialseg.networks import load_network
+from cranialseg.utils import activation_range, amp_dtype, fp16_overflows
 from tests.bundle.helpers import CT_BUNDLE, US_BUNDLE
 
 BUNDLES = {"us": US_BUNDLE, "ct": CT_BUNDLE}

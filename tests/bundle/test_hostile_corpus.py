@@ -14,7 +14,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from cranialseg.workflows import BatchFailedError
+from cranialseg.engines import BatchFailedError
 from tests.bundle.helpers import CT_BUNDLE, TINY_CT_OVERRIDES, run_workflow, save_tiny_checkpoint
 from tests.bundle.hostile_corpus import CORPUS_MAX_VOXELS, HOSTILE, build_good_batch
 

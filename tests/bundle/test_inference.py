@@ -13,7 +13,7 @@ from monai.transforms import LoadImage
 from PIL import Image
 
 from cranialseg.io import CranialImageReader
-from cranialseg.workflows import ModalityMismatchError
+from cranialseg.transforms import ModalityMismatchError
 from tests.bundle.helpers import (
     CT_BUNDLE,
     TINY_CT_OVERRIDES,
@@ -46,7 +46,7 @@ def ct_root(tmp_path_factory):
 
 def test_ct_dicom_and_nifti_outputs_on_input_grid(ct_demo, ct_root, tmp_path):
     hd = pytest.importorskip("highdicom")
-    from cranialseg.workflows.dicom_seg import read_dicom_series, sample_label_on_series
+    from cranialseg.io.dicom_seg import read_dicom_series, sample_label_on_series
 
     item = all_items(ct_demo)[0]
     inputs = tmp_path / "in"
@@ -194,7 +194,7 @@ def test_boolean_options_typed_on_the_command_line(ct_root, typed):
     """``--overwrite false --write_dicom_seg false --use_onnxruntime false`` arrive as strings: all mean False."""
     from monai.bundle import ConfigParser
 
-    from cranialseg.workflows import SaveDicomSegd
+    from cranialseg.io import SaveDicomSegd
 
     parser = ConfigParser()
     parser.read_config(str(CT_BUNDLE / "configs" / "inference.json"))

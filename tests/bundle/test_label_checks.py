@@ -9,8 +9,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from cranialseg.data import root_error
 from cranialseg.io import InputError
-from cranialseg.workflows import root_error
 from tests.bundle.helpers import CT_BUNDLE, TINY_CT_OVERRIDES, TINY_US_OVERRIDES, US_BUNDLE, all_items, run_workflow
 from tests.bundle.test_evaluate_export import evaluate_tiny
 

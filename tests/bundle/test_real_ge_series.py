@@ -27,7 +27,7 @@ def test_ge_tilted_series_gets_label_map_and_valid_seg(tmp_path):
     import pydicom
 
     from cranialseg.io import LoadCranialImage
-    from cranialseg.workflows.dicom_seg import sample_label_on_series
+    from cranialseg.io.dicom_seg import sample_label_on_series
 
     assert "PatientBirthDate" not in pydicom.dcmread(sorted(GE_SERIES.glob("*.dcm"))[0], stop_before_pixels=True)
     root = tmp_path / "root"
@@ -79,7 +79,7 @@ def test_missing_type2_attributes_are_filled_without_touching_the_source(tmp_pat
         ds.PatientIdentityRemoved = "YES"
         ds.DeidentificationMethod = ""
         ds.save_as(f, enforce_file_format=True)
-    from cranialseg.workflows.dicom_seg import source_headers
+    from cranialseg.io.dicom_seg import source_headers
 
     headers = source_headers(info["files"])
     assert all("PatientBirthDate" in h and not h.PatientBirthDate and h.DeidentificationMethod for h in headers)

@@ -71,7 +71,7 @@ def test_us_training_lowers_loss(us_demo, tmp_path):
 
 
 def test_resume_without_checkpoint_names_the_folder(tmp_path):
-    from cranialseg.workflows import ResumeCheckpointLoader
+    from cranialseg.handlers import ResumeCheckpointLoader
 
     with pytest.raises(FileNotFoundError, match=str(tmp_path)):
         ResumeCheckpointLoader(True, tmp_path, {})

@@ -13,7 +13,7 @@ MODULES = [
     "cranialseg.io.dicom_image",
     "cranialseg.io.dicom_series",
     "cranialseg.io.discover",
-    "cranialseg.io.errors",
+    "cranialseg.utils.errors",
     "cranialseg.io.geometry",
     "cranialseg.io.limits",
     "cranialseg.io.load_transforms",

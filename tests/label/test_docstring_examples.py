@@ -16,7 +16,7 @@ import pytest
         "cranialseg.label.stats",
         "cranialseg.label.torchvision_shim",
         "cranialseg.label.uncertainty",
-        "cranialseg.workflows.filtered_dataset",
+        "cranialseg.data.dataset",
     ],
 )
 def test_docstring_examples(name):

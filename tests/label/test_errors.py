@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from cranialseg.io.errors import InputError
 from cranialseg.label.errors import INPUT_ERROR_STATUS, find_input_error
-from cranialseg.workflows.modality import CheckModality, ModalityMismatchError
+from cranialseg.transforms.modality import CheckModality, ModalityMismatchError
+from cranialseg.utils.errors import InputError
 
 
 def _wrapped(inner: BaseException) -> RuntimeError:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from cranialseg.demo.hc18 import prepare_hc18
-from cranialseg.workflows.ellipse import ramanujan_circumference
+from cranialseg.metrics.ellipse import ramanujan_circumference
 from tests.scripts.test_benchmarks_smoke import load_script
 from tests.scripts.test_prepare_hc18 import make_hc18_folder
 

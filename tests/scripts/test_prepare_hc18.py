@@ -21,7 +21,7 @@ from cranialseg.demo.hc18 import (
     resized_shape,
     split_subjects,
 )
-from cranialseg.workflows.ellipse import fit_head_ellipse
+from cranialseg.metrics.ellipse import fit_head_ellipse
 
 REPO = Path(__file__).resolve().parents[2]
 CASES = ["000_HC.png", "010_HC.png", "010_2HC.png", "057_HC.png", "237_HC.png"]

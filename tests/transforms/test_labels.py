@@ -61,3 +61,29 @@ def test_presenced_writes_new_key_and_keeps_mask():
     assert d["label"] is label
     with pytest.raises(ValueError, match="distinct"):
         LabelToPresenced(keys=["a", "b"], classes=[1], output_keys=["x", "x"])
+
+
+def test_one_presence_rule_for_the_transform_and_the_loss():
+    """LabelToPresence of each case equals the loss's target for the batch (one implementation, issue 18)."""
+    from cranialseg.losses import SegmentationPresenceLoss
+    from cranialseg.transforms import presence_targets
+
+    torch.manual_seed(0)
+    batch = torch.randint(0, 6, (3, 1, 5, 4, 2)).float()
+    batch[1] = 0
+    batch[2, 0, 0, 0, 0] = 4.4  # rounded to a whole label value
+    classes = [2, 3, 4, 5]
+    targets = presence_targets(batch, classes)
+    per_case = torch.stack([LabelToPresence(classes=classes)(case) for case in batch])
+    torch.testing.assert_close(targets, per_case)
+    assert targets[1].tolist() == [0.0, 0.0, 0.0, 0.0]
+    grouped = presence_targets(batch, [[2, 3, 4, 5]], min_voxels=2)
+    assert grouped[:, 0].tolist() == [float(((batch[i] >= 1.5).sum() >= 2).item()) for i in range(3)]
+
+    class SegLoss(torch.nn.Module):
+        def forward(self, pred, label):
+            return pred.sum() * 0
+
+    loss = SegmentationPresenceLoss(SegLoss(), classes=classes, weight=1.0)
+    logits = torch.full((3, 4), 20.0) * (2 * per_case - 1)  # confident and right: BCE close to 0
+    assert loss({"seg": torch.zeros(3, 6, 5, 4, 2), "image": logits}, batch).item() < 1e-6

@@ -7,7 +7,11 @@ import pytest
 import torch
 from monai.data import MetaTensor
 
-from cranialseg.transforms import RemoveImplausibleLesions, RemoveImplausibleLesionsd, implausible_lesion_components
+from cranialseg.transforms import (
+    RemoveImplausibleLesions,
+    RemoveImplausibleLesionsd,
+    implausible_lesion_components,
+)
 
 
 def _head(shape=(40, 40), skull=(4, 36), table=3) -> np.ndarray:

@@ -1,0 +1,208 @@
+"""Per-case and summary evaluation: Dice, IoU, HD95, ASD (mm), volumes (mL) and image-level detection."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from cranialseg.io.label_files import to_numpy
+
+__all__ = [
+    "case_metrics",
+    "detection_rates",
+    "roc_auc",
+    "summarize_cases",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def _as_labels(x: Any) -> np.ndarray:
+    """Label map (spatial) from a one-hot ``(C, ...)`` or a ``(1, ...)`` / spatial label array."""
+    arr = to_numpy(x)
+    if arr.ndim >= 3 and arr.shape[0] > 1:
+        return np.argmax(arr, axis=0)
+    return np.rint(arr[0] if arr.shape[0] == 1 else arr).astype(np.int64)
+
+
+def _finite(value: float) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(float(value), 4)
+
+
+def case_metrics(
+    pred: Any,
+    label: Any,
+    spacing: Sequence[float],
+    class_names: Sequence[str],
+    *,
+    lesion_classes: Sequence[int] = (),
+    min_lesion_voxels: int = 1,
+    presence_probs: Sequence[float] | None = None,
+    presence_threshold: float = 0.5,
+) -> dict[str, Any]:
+    """Metrics of one case for every non-background class.
+
+    Dice and IoU (``None`` when the class is absent from both), HD95 and average symmetric surface distance in mm
+    (``None`` when either mask is empty), predicted and true volume (mL for 3D, mm² for 2D) and their difference,
+    and image-level lesion presence (any of ``lesion_classes``): true from the label, predicted by the image-level
+    head when ``presence_probs`` are given (probability >= ``presence_threshold``), else from the predicted mask (at
+    least ``min_lesion_voxels`` voxels). Each lesion class also gets ``present_true``, ``present_pred_mask`` and
+    ``present_prob`` (the head's probability, or ``None``).
+
+    Args:
+        pred: predicted label map, ``(1, *spatial)``/spatial, or one-hot ``(C, *spatial)``.
+        label: true label map in the same forms.
+        spacing: voxel size in mm per spatial axis.
+        class_names: label names, index 0 the background.
+        lesion_classes: label values that count as a lesion for detection.
+        min_lesion_voxels: voxels needed to call a lesion present in the predicted mask.
+        presence_probs: the image-level head's probabilities, one per entry of ``lesion_classes``.
+        presence_threshold: probability at which the head calls a lesion present.
+
+    Example:
+        >>> p = np.zeros((1, 4, 4)); p[0, 1:3, 1:3] = 1
+        >>> case_metrics(p, p, (1.0, 1.0), ["bg", "a"])["a"]["dice"]
+        1.0
+    """
+    from monai.metrics.utils import get_mask_edges, get_surface_distance
+
+    p, t = _as_labels(pred), _as_labels(label)
+    if p.shape != t.shape:
+        raise ValueError(f"prediction shape {p.shape} and label shape {t.shape} differ")
+    if p.ndim == 3 and p.shape[-1] == 1:  # a 2D image stored as (x, y, 1), e.g. a 2D NIfTI: areas, not volumes
+        p, t = p[..., 0], t[..., 0]
+    spacing = [float(s) for s in spacing][: p.ndim]
+    unit = float(np.prod(spacing))
+    scale, unit_name = (1000.0, "ml") if p.ndim == 3 else (1.0, "mm2")
+    out: dict[str, Any] = {}
+    for value, name in enumerate(class_names):
+        if value == 0:
+            continue
+        pm, tm = p == value, t == value
+        inter, ps, ts = int((pm & tm).sum()), int(pm.sum()), int(tm.sum())
+        entry: dict[str, Any] = {
+            "dice": None if ps + ts == 0 else round(2.0 * inter / (ps + ts), 4),
+            "iou": None if ps + ts == 0 else round(inter / (ps + ts - inter), 4),
+            "hd95_mm": None,
+            "asd_mm": None,
+            f"pred_volume_{unit_name}": round(ps * unit / scale, 4),
+            f"true_volume_{unit_name}": round(ts * unit / scale, 4),
+            f"volume_error_{unit_name}": round((ps - ts) * unit / scale, 4),
+        }
+        if ps and ts:
+            edges_p, edges_t = get_mask_edges(torch.as_tensor(pm), torch.as_tensor(tm), crop=True)
+            d1 = to_numpy(get_surface_distance(edges_p, edges_t, distance_metric="euclidean", spacing=spacing))
+            d2 = to_numpy(get_surface_distance(edges_t, edges_p, distance_metric="euclidean", spacing=spacing))
+            entry["hd95_mm"] = _finite(max(np.percentile(d1, 95), np.percentile(d2, 95)))
+            entry["asd_mm"] = _finite((d1.sum() + d2.sum()) / max(1, d1.size + d2.size))
+        out[name] = entry
+    if presence_probs is not None and len(presence_probs) != len(lesion_classes):
+        raise ValueError(f"{len(presence_probs)} presence probabilities for {len(lesion_classes)} lesion classes")
+    min_voxels = max(1, int(min_lesion_voxels))
+    for k, value in enumerate(lesion_classes):
+        entry = out[class_names[value]]
+        entry["present_true"] = bool((t == value).any())
+        entry["present_pred_mask"] = bool((p == value).sum() >= min_voxels)
+        entry["present_prob"] = None if presence_probs is None else round(float(presence_probs[k]), 4)
+        entry["present_pred_head"] = None if presence_probs is None else bool(presence_probs[k] >= presence_threshold)
+    if lesion_classes:
+        out["lesion_present_true"] = bool(np.isin(t, list(lesion_classes)).any())
+        out["lesion_present_mask"] = bool(np.isin(p, list(lesion_classes)).sum() >= min_voxels)
+        out["lesion_present_pred"] = (
+            out["lesion_present_mask"]
+            if presence_probs is None
+            else bool(max(float(v) for v in presence_probs) >= presence_threshold)
+        )
+        out["lesion_prob"] = None if presence_probs is None else round(max(float(v) for v in presence_probs), 4)
+        out["detection_source"] = "mask" if presence_probs is None else "image_head"
+    return out
+
+
+def detection_rates(
+    cases: Sequence[dict], true_key: str = "lesion_present_true", pred_key: str = "lesion_present_pred"
+) -> dict[str, Any]:
+    """Image-level lesion detection: sensitivity, specificity and counts over cases with presence flags.
+
+    Example:
+        >>> detection_rates([{"lesion_present_true": True, "lesion_present_pred": True}])["sensitivity"]
+        1.0
+    """
+    tp = sum(1 for c in cases if c.get(true_key) and c.get(pred_key))
+    fn = sum(1 for c in cases if c.get(true_key) and not c.get(pred_key))
+    tn = sum(1 for c in cases if c.get(true_key) is False and not c.get(pred_key))
+    fp = sum(1 for c in cases if c.get(true_key) is False and c.get(pred_key))
+    return {
+        "true_positive": tp,
+        "false_negative": fn,
+        "true_negative": tn,
+        "false_positive": fp,
+        "sensitivity": None if tp + fn == 0 else round(tp / (tp + fn), 4),
+        "specificity": None if tn + fp == 0 else round(tn / (tn + fp), 4),
+    }
+
+
+def roc_auc(scores: Sequence[float], truth: Sequence[bool]) -> float | None:
+    """Area under the ROC curve (Mann-Whitney, ties count half); ``None`` without both outcomes.
+
+    Example:
+        >>> roc_auc([0.9, 0.2, 0.6], [True, False, False])
+        1.0
+    """
+    pos = [float(s) for s, t in zip(scores, truth) if t]
+    neg = [float(s) for s, t in zip(scores, truth) if not t]
+    if not pos or not neg:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return round(wins / (len(pos) * len(neg)), 4)
+
+
+def _mean(values: list) -> float | None:
+    vals = [v for v in values if v is not None]
+    return None if not vals else round(float(np.mean(vals)), 4)
+
+
+def summarize_cases(cases: Sequence[dict], class_names: Sequence[str]) -> dict[str, Any]:
+    """Per-class means (Dice, IoU, HD95, ASD, absolute volume error), the mean foreground Dice over cases and
+    image-level detection: overall (``detection``: from the image-level head when the cases have its
+    probabilities, else from the predicted masks; ``detection_from_mask`` always) and per lesion class
+    (``per_class[name]["detection_head"]`` with ROC AUC, ``["detection_mask"]``).
+
+    Example:
+        >>> summarize_cases([{"name": "a", "metrics": {"x": {"dice": 0.5}}}], ["bg", "x"])["mean_dice"]
+        0.5
+    """
+    per_class: dict[str, dict[str, Any]] = {}
+    for name in class_names[1:]:
+        entries = [c["metrics"][name] for c in cases if name in c["metrics"]]
+        stats: dict[str, Any] = {}
+        for key in ("dice", "iou", "hd95_mm", "asd_mm"):
+            stats[key] = _mean([e.get(key) for e in entries])
+        for key in [k for k in (entries[0] if entries else {}) if k.startswith("volume_error")]:
+            stats[f"mean_abs_{key}"] = _mean([abs(e[key]) for e in entries if e.get(key) is not None])
+        if entries and "present_true" in entries[0]:
+            stats["detection_mask"] = detection_rates(entries, "present_true", "present_pred_mask")
+            if all(e.get("present_prob") is not None for e in entries):
+                head = detection_rates(entries, "present_true", "present_pred_head")
+                head["roc_auc"] = roc_auc([e["present_prob"] for e in entries], [e["present_true"] for e in entries])
+                stats["detection_head"] = head
+        per_class[name] = stats
+    class_dice = [s["dice"] for s in per_class.values() if s["dice"] is not None]
+    metrics = [c["metrics"] for c in cases]
+    summary: dict[str, Any] = {
+        "num_cases": len(cases),
+        "mean_dice": None if not class_dice else round(float(np.mean(class_dice)), 4),
+        "per_class": per_class,
+    }
+    if any("lesion_present_true" in m for m in metrics):
+        sources = {m.get("detection_source") for m in metrics}
+        summary["detection"] = {"source": "/".join(sorted(str(x) for x in sources)), **detection_rates(metrics)}
+        if all(m.get("lesion_prob") is not None for m in metrics):  # any lesion: the highest type probability
+            truth = [bool(m["lesion_present_true"]) for m in metrics]
+            summary["detection"]["roc_auc"] = roc_auc([m["lesion_prob"] for m in metrics], truth)
+        summary["detection_from_mask"] = detection_rates(metrics, pred_key="lesion_present_mask")
+    return summary

@@ -1,0 +1,115 @@
+"""Fetal-head metrics: Dice, HD, HD95 and head-circumference error of one frame, their summary, the measurements."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from cranialseg.io.label_files import to_numpy
+from cranialseg.metrics.ellipse import ELLIPSE_KEYS, fit_head_ellipse
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "score_head_case",
+    "summarize_head_cases",
+    "head_measurements",
+]
+
+
+def _stats(values: list) -> dict:
+
+    vals = [float(v) for v in values if v is not None]
+    if not vals:
+        return {"mean": None, "sd": None, "median": None, "n": 0}
+    arr = np.asarray(vals)
+    return {
+        "mean": round(float(arr.mean()), 4),
+        "sd": round(float(arr.std(ddof=1)), 4) if len(arr) > 1 else None,
+        "median": round(float(np.median(arr)), 4),
+        "n": len(vals),
+    }
+
+
+def score_head_case(pred, label, spacing, reference_hc_mm: float | None = None) -> dict:
+    """Dice, Hausdorff distance and HD95 (mm) and the head-circumference difference (mm) of one 2D head mask.
+
+    Args:
+        pred: predicted 2D mask (non-zero = head), on the same grid as ``label``.
+        label: reference 2D mask.
+        spacing: pixel size per axis in mm.
+        reference_hc_mm: reference head circumference (HC18's CSV); None: the ellipse fitted to ``label``.
+
+    Returns:
+        ``{"dice", "hd_mm", "hd95_mm", "hc_mm", "reference_hc_mm", "hc_abs_diff_mm", "hc_diff_mm"}``; distances
+        and HC are ``None`` when the prediction has no head.
+    """
+    import math
+
+    from monai.metrics import compute_hausdorff_distance
+
+    p = np.asarray(pred).squeeze() > 0
+    g = np.asarray(label).squeeze() > 0
+    total = int(p.sum() + g.sum())
+    out: dict = {"dice": float(2 * np.logical_and(p, g).sum() / total) if total else 1.0}
+    if p.any() and g.any():
+        pt, gt = torch.as_tensor(p)[None, None], torch.as_tensor(g)[None, None]
+        sp = [float(s) for s in spacing]
+        out["hd_mm"] = float(compute_hausdorff_distance(pt, gt, spacing=sp).item())
+        out["hd95_mm"] = float(compute_hausdorff_distance(pt, gt, percentile=95, spacing=sp).item())
+    else:
+        out["hd_mm"] = out["hd95_mm"] = None
+    fit = fit_head_ellipse(p, spacing)
+    if reference_hc_mm is None or (isinstance(reference_hc_mm, float) and math.isnan(reference_hc_mm)):
+        ref = fit_head_ellipse(g, spacing)
+        reference_hc_mm = None if ref is None else ref["head_circumference_mm"]
+    out["hc_mm"] = None if fit is None else fit["head_circumference_mm"]
+    out["reference_hc_mm"] = reference_hc_mm
+    if fit is None or reference_hc_mm is None:
+        out["hc_diff_mm"] = out["hc_abs_diff_mm"] = None
+    else:
+        out["hc_diff_mm"] = out["hc_mm"] - float(reference_hc_mm)
+        out["hc_abs_diff_mm"] = abs(out["hc_diff_mm"])
+    return out
+
+
+def summarize_head_cases(cases: list) -> dict:
+    """Mean, sd and median over cases of Dice, HD, HD95, HC absolute and signed difference; cases without a head."""
+    keys = ("dice", "hd_mm", "hd95_mm", "hc_abs_diff_mm", "hc_diff_mm")
+    out = {k: _stats([c.get(k) for c in cases]) for k in keys}
+    out["num_cases"] = len(cases)
+    out["no_head_found"] = sum(1 for c in cases if c.get("hc_mm") is None)
+    return out
+
+
+def head_measurements(label: Any, spacing: Sequence[float], units: str = "mm") -> dict:
+    """The measurement document of one 2D label map: HC, BPD, OFD and the ellipse, or ``head_found: false``.
+
+    With ``units="pixel"`` (no calibration) the values are in pixels and the keys end in ``_px``.
+    """
+    arr = to_numpy(label)
+    while arr.ndim > 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    fit = fit_head_ellipse(arr > 0, spacing if units == "mm" else (1.0, 1.0))
+    doc: dict[str, Any] = {"units": units, "head_found": fit is not None}
+    if units == "mm":
+        doc["pixel_spacing_mm"] = [round(float(s), 6) for s in spacing[:2]]
+    else:
+        doc["note"] = "no pixel spacing (give --pixel_spacing or --pixel_spacing_csv): values are in pixels"
+    if fit is None:
+        doc["note"] = (doc.get("note", "") + "; " if doc.get("note") else "") + "no head found: no ellipse fitted"
+        return doc
+    suffix = "_mm" if units == "mm" else "_px"
+    for key in ("head_circumference", "biparietal_diameter", "occipitofrontal_diameter"):
+        doc[key + suffix] = round(fit[key + "_mm"], 3)
+    doc["head_area" + ("_mm2" if units == "mm" else "_px2")] = round(fit["area_mm2"], 3)
+    doc["ellipse"] = {
+        (k if units == "mm" else k.replace("_mm", "_px")): round(fit[k], 6 if k == "angle_rad" else 4)
+        for k in ELLIPSE_KEYS
+    }
+    return doc
