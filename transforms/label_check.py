@@ -11,6 +11,7 @@ from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends
 
 from cranialseg.io import InputError, check_label_values, check_same_grid
+from cranialseg.utils.spatial import spatial_shape
 
 __all__ = ["CheckLabel", "CheckLabeld", "CheckLabelD", "CheckLabelDict"]
 
@@ -22,13 +23,6 @@ def _name(x: Any, default: str) -> str:
     meta = getattr(x, "meta", None) or {}
     name = meta.get("filename_or_obj", default)
     return str(name[0] if isinstance(name, (list, tuple)) and name else name)
-
-
-def _spatial_shape(x: Any) -> tuple[int, ...]:
-    shape = [int(s) for s in x.shape[1:]]  # channel first
-    while len(shape) > 2 and shape[-1] == 1:  # a 2D frame stored as (x, y, 1) is the same grid as (x, y)
-        shape.pop()
-    return tuple(shape)
 
 
 class CheckLabel(Transform):
@@ -84,7 +78,10 @@ class CheckLabel(Transform):
         label_name = _name(label, "<label>")
         if self.check_grid and image is not None:
             image_name = _name(image, "<image>")
-            shape_i, shape_l = _spatial_shape(image), _spatial_shape(label)
+            shape_i, shape_l = (
+                spatial_shape(image.shape, channel_first=True),
+                spatial_shape(label.shape, channel_first=True),
+            )
             raster = any(Path(n).suffix.lower() in RASTER_SUFFIXES for n in (image_name, label_name))
             affine_i, affine_l = getattr(image, "affine", None), getattr(label, "affine", None)
             if raster or affine_i is None or affine_l is None:

@@ -17,6 +17,7 @@ from cranialseg.io.errors import InputError
 from cranialseg.io.loader import is_planar_dicom
 from cranialseg.io.nifti import NIFTI_SUFFIXES
 from cranialseg.io.raster import RASTER_SUFFIXES
+from cranialseg.utils.spatial import is_2d
 
 __all__ = ["Case", "discover_cases", "safe_case_id", "MAX_ID_LENGTH"]
 
@@ -160,7 +161,7 @@ def discover_cases(
             except Exception as err:  # noqa: BLE001 - one bad file never stops the walk
                 problems.append((path, f"unreadable NIfTI file: {type(err).__name__}: {err}"))
                 continue
-            dims = 2 if len(shape) == 2 or (len(shape) >= 3 and shape[2] == 1 and len(shape) == 3) else 3
+            dims = 2 if is_2d(shape) else 3
             cases.append(
                 Case(
                     safe_case_id(rel),

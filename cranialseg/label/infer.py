@@ -21,6 +21,7 @@ from monailabel.utils.others.generic import file_ext
 
 from cranialseg.label.errors import INPUT_ERROR_STATUS, find_input_error
 from cranialseg.label.transforms import RestoreItemsd, SqueezeChanneld, StashItemsd
+from cranialseg.utils.spatial import embed_affine_2d
 
 __all__ = ["CranialSegInferTask", "PostprocessingConstants"]
 
@@ -148,9 +149,7 @@ class CranialSegInferTask(BundleInferTask):
             affine = getattr(image, "meta", {}).get("original_affine", getattr(image, "affine", None))
         affine = np.eye(4) if affine is None else np.asarray(convert_to_numpy(affine), dtype=np.float64)
         if affine.shape == (3, 3):  # a 2D affine: (x, y) rotation/scale and translation
-            full = np.eye(4)
-            full[:2, :2], full[:2, 3] = affine[:2, :2], affine[:2, 2]
-            affine = full
+            affine = embed_affine_2d(affine)
         fd, out = tempfile.mkstemp(suffix=ext)
         os.close(fd)
         nib.save(nib.Nifti1Image(arr, affine), out)

@@ -116,11 +116,10 @@ def _spatial_2d(x) -> np.ndarray:
     """A 2D label map from a one-hot ``(C, X, Y)``, a label map ``(1, X, Y)`` or ``(X, Y)`` (trailing 1 dropped)."""
     import numpy as np
 
+    from cranialseg.utils.spatial import drop_singleton_slice
     from cranialseg.workflows.outputs import to_numpy
 
-    arr = to_numpy(x)
-    if arr.ndim == 4 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
+    arr = drop_singleton_slice(to_numpy(x), channel_first=True)
     if arr.ndim == 3:
         arr = arr.argmax(0) if arr.shape[0] > 1 else arr[0]
     return np.rint(arr).astype(np.int64)

@@ -26,6 +26,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 
 from monai.data import CacheDataset
 
+from cranialseg.utils.spatial import is_2d
+
 __all__ = ["FilteredCacheDataset", "image_spatial_dims", "keep_items_of_dims"]
 
 _logger = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ def image_spatial_dims(path: str) -> Optional[int]:
         import nibabel as nib
 
         shape = tuple(cast(Any, nib.load(path)).shape)
-        return 2 if len(shape) == 2 or (len(shape) >= 3 and shape[2] == 1) else 3
+        return 2 if is_2d(shape[:3]) else 3  # (x, y, z[, t, ...]): the spatial axes come first
     return None
 
 

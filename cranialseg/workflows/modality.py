@@ -10,6 +10,8 @@ import torch
 from monai.config import KeysCollection
 from monai.transforms import MapTransform, Transform
 
+from cranialseg.utils.spatial import spatial_shape
+
 __all__ = [
     "BUNDLE_FOR",
     "ModalityMismatchError",
@@ -95,10 +97,7 @@ class CheckModality(Transform):
 
     @staticmethod
     def effective_dims(img: Any) -> int:
-        shape = tuple(img.shape[1:])
-        if len(shape) == 3 and shape[-1] == 1:
-            return 2
-        return len(shape)
+        return len(spatial_shape(img.shape, channel_first=True))
 
     def input_modality(self, img: Any) -> str | None:
         meta = getattr(img, "meta", {}) or {}

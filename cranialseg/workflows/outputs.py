@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from cranialseg.utils.spatial import drop_singleton_slice, embed_affine_2d, has_singleton_slice, spatial_shape
+
 __all__ = [
     "CLASS_COLOURS",
     "atomic_write",
@@ -122,9 +124,7 @@ def save_label_nifti(label: Any, affine: Any, path: str | Path, *, overwrite: bo
     arr = np.rint(_spatial(label)).astype(np.uint8)
     aff = np.asarray(to_numpy(affine), dtype=np.float64)
     if aff.shape == (3, 3):  # a 2D affine: embed in 3D with unit slice spacing
-        full = np.eye(4)
-        full[:2, :2], full[:2, 3] = aff[:2, :2], aff[:2, 2]
-        aff = full
+        aff = embed_affine_2d(aff)
     image = nib.Nifti1Image(arr, aff)
     image.set_qform(aff, code=1)
     image.set_sform(aff, code=1)
@@ -141,9 +141,7 @@ def save_label_png(label: Any, path: str | Path, *, overwrite: bool = False) -> 
     """
     from PIL import Image
 
-    arr = np.rint(_spatial(label)).astype(np.uint8)
-    if arr.ndim == 3 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
+    arr = drop_singleton_slice(np.rint(_spatial(label)).astype(np.uint8))
     if arr.ndim != 2:
         raise ValueError(f"save_label_png needs a 2D label, got shape {arr.shape} for {path}")
     picture = Image.fromarray(np.ascontiguousarray(arr.T))
@@ -159,9 +157,7 @@ def class_volumes(label: Any, affine: Any, class_names: Sequence[str]) -> dict[s
     """
     arr = np.rint(_spatial(label)).astype(np.int64)
     aff = np.asarray(to_numpy(affine), dtype=np.float64)
-    dims = arr.ndim
-    if dims == 3 and arr.shape[-1] == 1:
-        dims = 2
+    dims = len(spatial_shape(arr.shape))
     unit = abs(float(np.linalg.det(aff[:dims, :dims]))) if aff.shape[0] > dims else 1.0
     out: dict[str, dict[str, float]] = {}
     for value, name in enumerate(class_names):
@@ -202,7 +198,7 @@ def overlay_picture(
     img = img[0] if img.ndim in (3, 4) and img.ndim == _spatial(pred).ndim + 1 else img
     seg = np.rint(_spatial(pred)).astype(np.int64)
     ref = None if label is None else np.rint(_spatial(label)).astype(np.int64)
-    if seg.ndim == 3 and seg.shape[-1] == 1:
+    if has_singleton_slice(seg.shape):  # a 2D picture stored as (x, y, 1)
         seg, img = seg[..., 0], img[..., 0]
         ref = None if ref is None else ref[..., 0]
     if seg.ndim == 3:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from monai.transforms import MapTransform
 
+from cranialseg.utils.spatial import is_2d
 from cranialseg.workflows.options import as_bool, path_inside, safe_name
 from cranialseg.workflows.outputs import (
     class_volumes,
@@ -70,7 +71,7 @@ def label_and_affine(d: Mapping[Hashable, Any], pred_key: str = "pred", image_ke
             f"prediction shape {tuple(label.shape[1:])} differs from the input's {tuple(original.shape[1:])}; "
             "the post-processing must invert the spatial pre-processing (Invertd)"
         )
-    spatial_dims = 2 if label.ndim == 3 or (label.ndim == 4 and label.shape[-1] == 1) else 3
+    spatial_dims = 2 if is_2d(label.shape, channel_first=True) else 3
     return label, to_numpy(affine), spatial_dims
 
 
