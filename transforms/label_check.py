@@ -11,12 +11,10 @@ from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends
 
 from cranialseg.io import InputError, check_label_values, check_same_grid
+from cranialseg.io.raster import RASTER_SUFFIXES  # no geometry (identity affine): only shapes are compared
 from cranialseg.utils.spatial import spatial_shape
 
 __all__ = ["CheckLabel", "CheckLabeld", "CheckLabelD", "CheckLabelDict"]
-
-#: files that hold no geometry (their affine is the identity): only their shape is compared with the image's
-RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
 def _name(x: Any, default: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Sequence, Tuple, Union
 import nibabel as nib
 from PIL import Image
 
-from cranialseg.io.dicom_files import PathLike, group_dicom_series, read_dicom_header
+from cranialseg.io.dicom_files import DICOM_SUFFIXES, PathLike, group_dicom_series, read_dicom_header
 from cranialseg.io.errors import InputError
 from cranialseg.io.loader import is_planar_dicom
 from cranialseg.io.nifti import NIFTI_SUFFIXES
@@ -65,7 +65,7 @@ def safe_case_id(rel: str, max_length: int = MAX_ID_LENGTH) -> str:
         >>> safe_case_id("study/../x.nii.gz"), safe_case_id("/../../../x"), len(safe_case_id("d" * 300))
         ('study__x', 'x', 120)
     """
-    for suffix in NIFTI_SUFFIXES[::-1] + RASTER_SUFFIXES + (".dcm", ".dicom", ".ima"):
+    for suffix in NIFTI_SUFFIXES[::-1] + RASTER_SUFFIXES + DICOM_SUFFIXES:
         if rel.lower().endswith(suffix):
             rel = rel[: -len(suffix)]
             break
@@ -187,7 +187,7 @@ def discover_cases(
     except Exception as err:  # noqa: BLE001 - group_dicom_series reports per file; this is a last resort
         series_list, dicom_problems = [], [(p, f"{type(err).__name__}: {err}") for p in dicom_candidates]
     for path, why in dicom_problems:
-        if why.startswith("not a DICOM file") and not path.lower().endswith((".dcm", ".dicom", ".ima")):
+        if why.startswith("not a DICOM file") and not path.lower().endswith(DICOM_SUFFIXES):
             why = "not an image file (no DICOM marker; not NIfTI or PNG/JPEG)"
         problems.append((path, why))
     for series in series_list:

@@ -9,7 +9,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 from monai.utils import look_up_option
 
-from cranialseg.io.dicom_files import PathLike, is_dicom_file, read_dicom_header, select_series
+from cranialseg.io.dicom_files import DICOM_SUFFIXES, PathLike, is_dicom_file, read_dicom_header, select_series
 from cranialseg.io.dicom_image import load_dicom_image
 from cranialseg.io.dicom_series import IRREGULAR_OPTIONS, load_dicom_series
 from cranialseg.io.errors import InputError
@@ -40,7 +40,7 @@ def input_kind(path: PathLike) -> str:
         return "nifti"
     if low.endswith(RASTER_SUFFIXES):
         return "raster"
-    if is_dicom_file(p) or low.endswith((".dcm", ".dicom", ".ima")):
+    if is_dicom_file(p) or low.endswith(DICOM_SUFFIXES):
         return "dicom"
     raise InputError(p, "not an image file", "expected DICOM, NIfTI (.nii, .nii.gz) or PNG/JPEG")
 

@@ -10,6 +10,7 @@ import torch
 from monai.config import KeysCollection
 from monai.transforms import MapTransform, Transform
 
+from cranialseg.io.dicom_files import DICOM_SUFFIXES
 from cranialseg.utils.spatial import spatial_shape
 
 __all__ = [
@@ -106,7 +107,7 @@ class CheckModality(Transform):
             source = meta.get("filename_or_obj")
             if isinstance(source, (list, tuple)):
                 source = source[0] if source else None
-            if source and (Path(str(source)).is_dir() or str(source).lower().endswith((".dcm", ".dicom"))):
+            if source and (Path(str(source)).is_dir() or str(source).lower().endswith(DICOM_SUFFIXES)):
                 found = read_dicom_modality(source)
         return found
 
