@@ -1,7 +1,7 @@
 """MONAI array and dictionary transforms for cranial ultrasound and head CT.
 
-Families: :mod:`.ct` (multi-window channels, intracranial masking), :mod:`.ultrasound` (grey conversion, sector
-masking, speckle-aware normalisation), :mod:`.speckle` (random speckle and acoustic shadows), :mod:`.labels`
+Families: :mod:`.ct` (multi-window channels; the intracranial mask used by :mod:`.lesions`), :mod:`.ultrasound`
+(grey conversion, sector masking), :mod:`.speckle` (random speckle and acoustic shadows), :mod:`.labels`
 (image-level presence labels), :mod:`.label_check` (a label checked against the label set and its image's grid) and
 :mod:`.lesions` (lesion-aware post-processing of a CT label map). All are intensity transforms or checks (no
 resampling), so ``Invertd`` passes them through.
@@ -13,10 +13,6 @@ from .ct import (
     CTWindowsD,
     CTWindowsd,
     CTWindowsDict,
-    MaskIntracranial,
-    MaskIntracranialD,
-    MaskIntracraniald,
-    MaskIntracranialDict,
     intracranial_mask,
 )
 from .label_check import CheckLabel, CheckLabelD, CheckLabeld, CheckLabelDict
@@ -39,10 +35,6 @@ from .speckle import (
     RandSpeckleNoiseDict,
 )
 from .ultrasound import (
-    NormalizeSector,
-    NormalizeSectorD,
-    NormalizeSectord,
-    NormalizeSectorDict,
     SectorMask,
     SectorMaskD,
     SectorMaskd,
@@ -64,10 +56,6 @@ __all__ = [
     "CTWindowsd",
     "CTWindowsD",
     "CTWindowsDict",
-    "MaskIntracranial",
-    "MaskIntracraniald",
-    "MaskIntracranialD",
-    "MaskIntracranialDict",
     "intracranial_mask",
     "LabelToPresence",
     "LabelToPresenced",
@@ -86,10 +74,6 @@ __all__ = [
     "RandSpeckleNoised",
     "RandSpeckleNoiseD",
     "RandSpeckleNoiseDict",
-    "NormalizeSector",
-    "NormalizeSectord",
-    "NormalizeSectorD",
-    "NormalizeSectorDict",
     "SectorMask",
     "SectorMaskd",
     "SectorMaskD",
