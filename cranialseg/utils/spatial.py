@@ -1,7 +1,7 @@
 """The "(x, y, 1) is a 2D image" rule and the 2D-in-3D affine embedding, written once for io, workflows and label.
 
-A 2D image saved as NIfTI (an ultrasound frame, a HC18 slice converted by a tool, MONAI's own writers) has three
-axes, ``(x, y, 1)``: NIfTI has no 2D form and most tools write a 2D picture as a volume of one slice. Such a
+A 2D image saved as NIfTI (an ultrasound frame converted by a tool, a 2D label written by MONAI or by us) often has
+three axes, ``(x, y, 1)``: many tools write a 2D picture as a volume of one slice. Such a
 file is the same grid as the ``(x, y)`` picture (areas in mm², a 2D network, a PNG output), so every place that
 asks "is this 2D?" or "what is the spatial shape?" drops a trailing singleton third axis. The rule is about the
 third spatial axis only: ``(x, y, z)`` with ``z > 1`` is a volume, and a 4D ``(x, y, 1, t)`` is left as it is
