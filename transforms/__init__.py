@@ -1,12 +1,12 @@
 """MONAI array and dictionary transforms for cranial ultrasound and head CT.
 
-Families: :mod:`.ct` (multi-window channels, intracranial masking), :mod:`.ultrasound` (grey conversion, sector
-masking, speckle-aware normalisation), :mod:`.speckle` (random speckle and acoustic shadows), :mod:`.labels`
-(image-level presence labels), :mod:`.lesions` (lesion-aware post-processing of a CT label map), :mod:`.modality`
-(the input's modality and dimensions checked against the bundle), :mod:`.dims` (a single-frame ``(W, H, 1)`` image to
-2D and back, a singleton channel dropped), :mod:`.pixel_spacing` (pixel size of uncalibrated frames), :mod:`.heads`
-(the network's heads unpacked in post-processing) and :mod:`.meta` (items kept away from MONAI's ``Spacingd``).
-Transforms import only :mod:`cranialseg.utils` of this package (never :mod:`cranialseg.io`).
+Families: :mod:`.ct` (multi-window channels, the head crop and the intracranial mask used by :mod:`.lesions`),
+:mod:`.ultrasound` (grey conversion, sector masking), :mod:`.speckle` (random speckle and acoustic shadows),
+:mod:`.labels` (image-level presence labels), :mod:`.lesions` (lesion-aware post-processing of a CT label map),
+:mod:`.modality` (the input's modality and dimensions checked against the bundle), :mod:`.dims` (a single-frame
+``(W, H, 1)`` image to 2D and back, a singleton channel dropped), :mod:`.pixel_spacing` (pixel size of uncalibrated
+frames), :mod:`.heads` (the network's heads unpacked in post-processing) and :mod:`.meta` (items kept away from
+MONAI's ``Spacingd``). Transforms import only :mod:`cranialseg.utils` of this package (never :mod:`cranialseg.io`).
 """
 
 from .ct import (
@@ -15,10 +15,6 @@ from .ct import (
     CTWindowsD,
     CTWindowsd,
     CTWindowsDict,
-    MaskIntracranial,
-    MaskIntracranialD,
-    MaskIntracraniald,
-    MaskIntracranialDict,
     head_foreground,
     intracranial_mask,
 )
@@ -70,10 +66,6 @@ from .speckle import (
     RandSpeckleNoiseDict,
 )
 from .ultrasound import (
-    NormalizeSector,
-    NormalizeSectorD,
-    NormalizeSectord,
-    NormalizeSectorDict,
     SectorMask,
     SectorMaskD,
     SectorMaskd,
@@ -121,10 +113,6 @@ __all__ = [
     "CTWindowsd",
     "CTWindowsD",
     "CTWindowsDict",
-    "MaskIntracranial",
-    "MaskIntracraniald",
-    "MaskIntracranialD",
-    "MaskIntracranialDict",
     "head_foreground",
     "intracranial_mask",
     "LabelToPresence",
@@ -144,10 +132,6 @@ __all__ = [
     "RandSpeckleNoised",
     "RandSpeckleNoiseD",
     "RandSpeckleNoiseDict",
-    "NormalizeSector",
-    "NormalizeSectord",
-    "NormalizeSectorD",
-    "NormalizeSectorDict",
     "SectorMask",
     "SectorMaskd",
     "SectorMaskD",

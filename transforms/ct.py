@@ -1,8 +1,10 @@
-"""Head-CT intensity transforms: multi-window channel stacking and intracranial masking.
+"""Head-CT intensity transforms: multi-window channel stacking, and the intracranial mask of a HU image.
 
 Array transforms do the work; the dictionary versions hold one array transform and loop over ``keys`` with
-``key_iterator``, following ``monai/transforms/intensity/array.py`` + ``dictionary.py``. Both transforms act on
-intensities only (no spatial change), so nothing needs inverting for ``Invertd``.
+``key_iterator``, following ``monai/transforms/intensity/array.py`` + ``dictionary.py``. Windowing acts on
+intensities only (no spatial change), so nothing needs inverting for ``Invertd``. :func:`intracranial_mask` is the
+one skull logic of the package: :class:`~cranialseg.transforms.lesions.RemoveImplausibleLesions` (CT inference)
+and the demo baseline use it.
 """
 
 from __future__ import annotations
@@ -18,18 +20,12 @@ from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends, convert_to_dst_type, convert_to_tensor, look_up_option
 from scipy import ndimage
 
-from .source_mask import MaskFromSourced
-
 __all__ = [
     "CT_WINDOW_PRESETS",
     "CTWindows",
     "CTWindowsd",
     "CTWindowsD",
     "CTWindowsDict",
-    "MaskIntracranial",
-    "MaskIntracraniald",
-    "MaskIntracranialD",
-    "MaskIntracranialDict",
     "intracranial_mask",
     "head_foreground",
 ]
@@ -150,67 +146,6 @@ def intracranial_mask(hu: np.ndarray, bone_threshold: float = 300.0, soft_min: f
     return labels == (int(np.argmax(sizes)) + 1)
 
 
-class MaskIntracranial(Transform):
-    """Set every voxel outside the intracranial space of a one-channel HU image to ``outside_value``.
-
-    The mask comes from the HU values themselves (:func:`intracranial_mask`: threshold bone, fill the skull's
-    holes, keep the inside), so scalp, skull, head holder and air stop competing with the brain for the
-    network's attention. Apply it before :class:`CTWindows`: with the default ``outside_value=-1024`` every
-    window then maps the outside to exactly 0.
-
-    Args:
-        bone_threshold: HU above which a voxel is bone.
-        soft_min: HU at or below which a voxel is air, never intracranial.
-        outside_value: value written outside the mask.
-        keep_skull: also keep the bone voxels (e.g. so that a bone window still shows the skull).
-
-    Example:
-        >>> import numpy as np
-        >>> img = np.full((1, 9, 9), -1000.0); img[0, 1:8, 1:8] = 1000.0; img[0, 3:6, 3:6] = 40.0
-        >>> out = MaskIntracranial(outside_value=0.0)(img)
-        >>> float(out.sum())  # only the 9 brain voxels of 40 HU remain
-        360.0
-    """
-
-    backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
-
-    def __init__(
-        self,
-        bone_threshold: float = 300.0,
-        soft_min: float = -100.0,
-        outside_value: float = -1024.0,
-        keep_skull: bool = False,
-    ) -> None:
-        if soft_min >= bone_threshold:
-            raise ValueError(f"soft_min ({soft_min}) must be below bone_threshold ({bone_threshold})")
-        self.bone_threshold = bone_threshold
-        self.soft_min = soft_min
-        self.outside_value = outside_value
-        self.keep_skull = keep_skull
-
-    def compute_mask(self, img: NdarrayOrTensor) -> np.ndarray:
-        """The boolean intracranial mask ``(1, *spatial)`` of a one-channel HU image."""
-        if img.ndim not in (3, 4) or img.shape[0] != 1:
-            raise ValueError(
-                f"MaskIntracranial expects a channel-first HU image (1, x, y) or (1, x, y, z), got shape "
-                f"{tuple(img.shape)}"
-            )
-        hu = np.asarray(img.detach().cpu() if isinstance(img, torch.Tensor) else img, dtype=np.float32)[0]
-        mask = intracranial_mask(hu, self.bone_threshold, self.soft_min)
-        if self.keep_skull:
-            mask |= hu > self.bone_threshold
-        return mask[None]
-
-    def __call__(self, img: NdarrayOrTensor, mask: NdarrayOrTensor | None = None) -> NdarrayOrTensor:
-        """Mask ``img``; ``mask`` (same shape, truthy inside) skips the estimation when given."""
-        x = convert_to_tensor(img, track_meta=get_track_meta())
-        m = self.compute_mask(img) if mask is None else mask
-        m_t = convert_to_tensor(m, device=x.device, track_meta=False).bool()  # a CUDA mask stays on its device
-        out = torch.where(m_t, x, torch.as_tensor(self.outside_value, dtype=x.dtype, device=x.device))
-        result, *_ = convert_to_dst_type(out, dst=x)
-        return result
-
-
 class CTWindowsd(MapTransform):
     """Dictionary-based :class:`CTWindows`.
 
@@ -240,41 +175,4 @@ class CTWindowsd(MapTransform):
         return d
 
 
-class MaskIntracraniald(MaskFromSourced):
-    """Dictionary-based :class:`MaskIntracranial`.
-
-    The mask is estimated once from ``source_key`` (default: the first key) and applied to every key, so several
-    images of one case share it; ``mask_key`` also stores the boolean mask in the dictionary.
-
-    Args:
-        keys: keys of the images to mask.
-        source_key: key of the HU image the mask is estimated from; None: the first key present.
-        mask_key: if given, write the mask ``(1, *spatial)`` (uint8) under this key.
-        bone_threshold, soft_min, outside_value, keep_skull: see :class:`MaskIntracranial`.
-        allow_missing_keys: don't raise an exception if a key is missing.
-    """
-
-    backend = MaskIntracranial.backend
-
-    def __init__(
-        self,
-        keys: KeysCollection,
-        source_key: str | None = None,
-        mask_key: str | None = None,
-        bone_threshold: float = 300.0,
-        soft_min: float = -100.0,
-        outside_value: float = -1024.0,
-        keep_skull: bool = False,
-        allow_missing_keys: bool = False,
-    ) -> None:
-        super().__init__(
-            keys,
-            MaskIntracranial(bone_threshold, soft_min, outside_value, keep_skull),
-            source_key,
-            mask_key,
-            allow_missing_keys,
-        )
-
-
 CTWindowsD = CTWindowsDict = CTWindowsd
-MaskIntracranialD = MaskIntracranialDict = MaskIntracraniald

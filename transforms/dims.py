@@ -17,6 +17,8 @@ from monai.data import MetaTensor
 from monai.transforms import InvertibleTransform, MapTransform
 from monai.utils import TransformBackends
 
+from cranialseg.utils.spatial import embed_affine_2d, has_singleton_slice
+
 __all__ = [
     "DropSingletonSlice",
     "DropSingletonSliced",
@@ -31,14 +33,6 @@ __all__ = [
 def _drop_affine_axis(affine: torch.Tensor, axis: int) -> torch.Tensor:
     keep = [i for i in range(affine.shape[0]) if i != axis]
     return affine[keep][:, keep]
-
-
-def _add_affine_axis(affine: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
-    """Put the 2D affine back into the stored 3D one (the dropped axis keeps its original column and row)."""
-    out = old.clone().to(affine.dtype)
-    out[:2, :2] = affine[:2, :2]
-    out[:2, 3] = affine[:2, 2]
-    return out
 
 
 class DropSingletonSlice(InvertibleTransform):
@@ -56,7 +50,7 @@ class DropSingletonSlice(InvertibleTransform):
 
     def __call__(self, img: Any) -> Any:
         img = img if isinstance(img, MetaTensor) else MetaTensor(torch.as_tensor(img))
-        squeeze = img.ndim == 4 and img.shape[-1] == 1
+        squeeze = has_singleton_slice(img.shape, channel_first=True)
         old_affine = img.affine.clone()
         if squeeze:
             out = img.squeeze(-1)
@@ -73,7 +67,8 @@ class DropSingletonSlice(InvertibleTransform):
             return data
         out = data.unsqueeze(-1)
         if isinstance(out, MetaTensor):
-            out.affine = _add_affine_axis(data.affine, torch.as_tensor(info["affine"]))
+            # the 2D affine back into the stored 3D one: the dropped axis keeps its original column and row
+            out.affine = embed_affine_2d(data.affine, torch.as_tensor(info["affine"]).to(data.affine.dtype))
         return out
 
 

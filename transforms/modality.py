@@ -10,6 +10,9 @@ import torch
 from monai.config import KeysCollection
 from monai.transforms import MapTransform, Transform
 
+from cranialseg.io.dicom_files import DICOM_SUFFIXES
+from cranialseg.utils.spatial import spatial_shape
+
 __all__ = [
     "BUNDLE_FOR",
     "ModalityMismatchError",
@@ -95,10 +98,7 @@ class CheckModality(Transform):
 
     @staticmethod
     def effective_dims(img: Any) -> int:
-        shape = tuple(img.shape[1:])
-        if len(shape) == 3 and shape[-1] == 1:
-            return 2
-        return len(shape)
+        return len(spatial_shape(img.shape, channel_first=True))
 
     def input_modality(self, img: Any) -> str | None:
         meta = getattr(img, "meta", {}) or {}
@@ -107,7 +107,7 @@ class CheckModality(Transform):
             source = meta.get("filename_or_obj")
             if isinstance(source, (list, tuple)):
                 source = source[0] if source else None
-            if source and (Path(str(source)).is_dir() or str(source).lower().endswith((".dcm", ".dicom"))):
+            if source and (Path(str(source)).is_dir() or str(source).lower().endswith(DICOM_SUFFIXES)):
                 found = read_dicom_modality(source)
         return found
 

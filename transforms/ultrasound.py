@@ -1,8 +1,9 @@
-"""Ultrasound intensity transforms: screen capture to grey, imaging-sector (fan) masking, speckle-aware scaling.
+"""Ultrasound intensity transforms: screen capture to grey and imaging-sector (fan) masking.
 
 Ultrasound images exported from scanners or grabbed from the screen carry burned-in annotations around the
 imaging sector (patient text, depth rulers, a grey-scale bar, coloured callipers). These transforms turn such an
-image into one grey channel whose only non-zero pixels are inside the sector, scaled robustly to [0, 1].
+image into one grey channel and find the sector; the cranial-US bundle's inference zeroes its prediction outside
+the sector with :class:`SectorMaskd` (after ``AsDiscreted``: its weights never saw masked inputs).
 Array transforms do the work; dictionary versions hold one and loop over ``keys`` (MONAI's
 ``intensity/array.py`` + ``dictionary.py`` pattern). None of them moves pixels, so nothing needs inverting.
 
@@ -35,10 +36,6 @@ __all__ = [
     "SectorMaskd",
     "SectorMaskD",
     "SectorMaskDict",
-    "NormalizeSector",
-    "NormalizeSectord",
-    "NormalizeSectorD",
-    "NormalizeSectorDict",
     "estimate_sector_mask",
 ]
 
@@ -217,69 +214,6 @@ class SectorMask(Transform):
         return result
 
 
-class NormalizeSector(Transform):
-    """Speckle-aware intensity normalisation inside the imaging sector.
-
-    Fully developed speckle is multiplicative with heavy tails (Rayleigh amplitude, Goodman 1975; Wagner et al.,
-    "Statistics of speckle in ultrasound B-scans", IEEE Trans Sonics Ultrason 1983), so mean/std scaling is
-    driven by a few bright specular echoes. Instead the ``lower`` and ``upper`` percentiles of the pixels inside
-    the sector map to 0 and 1; pixels outside stay 0. With ``log_compress=True`` (linear envelope input,
-    e.g. raw RF envelope or a linear-intensity export) the image is first log-compressed,
-    ``log1p(x / median_inside)``, which turns multiplicative speckle into additive noise as a scanner does.
-
-    Args:
-        lower: lower percentile (0-100) mapped to 0.
-        upper: upper percentile (0-100) mapped to 1.
-        log_compress: log-compress the (linear) input first.
-        clip: clip the result to [0, 1].
-        dtype: output dtype.
-
-    Example:
-        >>> import numpy as np
-        >>> img = np.zeros((1, 3, 4)); img[0, :, 1:] = np.arange(1.0, 10.0).reshape(3, 3)
-        >>> NormalizeSector(lower=0, upper=100)(img)[0, 0].tolist()
-        [0.0, 0.0, 0.125, 0.25]
-    """
-
-    backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
-
-    def __init__(
-        self,
-        lower: float = 1.0,
-        upper: float = 99.0,
-        log_compress: bool = False,
-        clip: bool = True,
-        dtype: torch.dtype = torch.float32,
-    ) -> None:
-        if not 0.0 <= lower < upper <= 100.0:
-            raise ValueError(f"need 0 <= lower < upper <= 100, got lower={lower!r}, upper={upper!r}")
-        self.lower, self.upper = float(lower), float(upper)
-        self.log_compress = log_compress
-        self.clip = clip
-        self.dtype = dtype
-
-    def __call__(self, img: NdarrayOrTensor, mask: NdarrayOrTensor | None = None) -> NdarrayOrTensor:
-        """Normalise ``img``; ``mask`` (broadcastable, truthy inside) defaults to the non-zero pixels."""
-        x = convert_to_tensor(img, track_meta=get_track_meta(), dtype=self.dtype)
-        m = (x != 0) if mask is None else torch.as_tensor(_to_numpy(mask).astype(bool), device=x.device)
-        m = torch.broadcast_to(m, x.shape)
-        if not bool(m.any()):
-            return torch.zeros_like(x)
-        y = x.as_tensor() if hasattr(x, "as_tensor") else x
-        if self.log_compress:
-            scale = torch.quantile(y[m].double(), 0.5).clamp_min(1e-12).to(y.dtype)
-            y = torch.log1p(y.clamp_min(0) / scale)
-        inside = y[m].double()
-        q = torch.tensor([self.lower / 100.0, self.upper / 100.0], dtype=torch.float64, device=y.device)
-        lo, hi = (float(v) for v in torch.quantile(inside, q))
-        out = (y - lo) / max(hi - lo, 1e-12)
-        if self.clip:
-            out = out.clamp(0.0, 1.0)
-        out = torch.where(m, out, torch.zeros((), dtype=out.dtype, device=out.device))
-        result, *_ = convert_to_dst_type(out, dst=x, dtype=self.dtype)
-        return result
-
-
 class UltrasoundToGreyd(MapTransform):
     """Dictionary-based :class:`UltrasoundToGrey`.
 
@@ -313,7 +247,8 @@ class SectorMaskd(MaskFromSourced):
     """Dictionary-based :class:`SectorMask`.
 
     The sector is estimated from ``source_key`` (default: the first key) and applied to every key; ``mask_key``
-    also stores it (uint8 ``(1, *spatial)``), e.g. for :class:`NormalizeSectord` or to mask the loss.
+    also stores it (uint8 ``(1, *spatial)``), e.g. to mask a loss. To mask a prediction with the sector of its
+    input image: ``SectorMaskd(keys="pred", source_key="original_image")``.
 
     Args:
         keys: keys of the images to mask.
@@ -341,45 +276,5 @@ class SectorMaskd(MaskFromSourced):
         )
 
 
-class NormalizeSectord(MapTransform):
-    """Dictionary-based :class:`NormalizeSector`.
-
-    Args:
-        keys: keys of the images to normalise.
-        mask_key: key of a sector mask (e.g. written by :class:`SectorMaskd`); None: the non-zero pixels.
-        lower, upper, log_compress, clip, dtype: see :class:`NormalizeSector`.
-        allow_missing_keys: don't raise an exception if a key is missing.
-    """
-
-    backend = NormalizeSector.backend
-
-    def __init__(
-        self,
-        keys: KeysCollection,
-        mask_key: str | None = None,
-        lower: float = 1.0,
-        upper: float = 99.0,
-        log_compress: bool = False,
-        clip: bool = True,
-        dtype: torch.dtype = torch.float32,
-        allow_missing_keys: bool = False,
-    ) -> None:
-        super().__init__(keys, allow_missing_keys)
-        self.mask_key = mask_key
-        self.normalizer = NormalizeSector(lower, upper, log_compress, clip, dtype)
-
-    def __call__(self, data: Mapping[Hashable, NdarrayOrTensor]) -> dict[Hashable, NdarrayOrTensor]:
-        d = dict(data)
-        mask = None
-        if self.mask_key is not None:
-            if self.mask_key not in d:
-                raise KeyError(f"NormalizeSectord: mask_key {self.mask_key!r} not in the data (keys: {list(d)})")
-            mask = d[self.mask_key]
-        for key in self.key_iterator(d):
-            d[key] = self.normalizer(d[key], mask=mask)
-        return d
-
-
 UltrasoundToGreyD = UltrasoundToGreyDict = UltrasoundToGreyd
 SectorMaskD = SectorMaskDict = SectorMaskd
-NormalizeSectorD = NormalizeSectorDict = NormalizeSectord

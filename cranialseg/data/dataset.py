@@ -26,11 +26,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 
 from monai.data import CacheDataset
 
+from cranialseg.io.nifti import NIFTI_SUFFIXES
+from cranialseg.io.raster import RASTER_SUFFIXES
+from cranialseg.utils.spatial import is_2d
+
 __all__ = ["FilteredCacheDataset", "image_spatial_dims", "keep_items_of_dims"]
 
 _logger = logging.getLogger(__name__)
-
-_2D_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
 def image_spatial_dims(path: str) -> Optional[int]:
@@ -39,13 +41,13 @@ def image_spatial_dims(path: str) -> Optional[int]:
     Reads headers only. None (DICOM, other formats) means "cannot tell from the header": such items are kept.
     """
     lower = str(path).lower()
-    if lower.endswith(_2D_EXTS):
+    if lower.endswith(RASTER_SUFFIXES):
         return 2
-    if lower.endswith((".nii", ".nii.gz")) and os.path.isfile(path):
+    if lower.endswith(NIFTI_SUFFIXES) and os.path.isfile(path):
         import nibabel as nib
 
         shape = tuple(cast(Any, nib.load(path)).shape)
-        return 2 if len(shape) == 2 or (len(shape) >= 3 and shape[2] == 1) else 3
+        return 2 if is_2d(shape[:3]) else 3  # (x, y, z[, t, ...]): the spatial axes come first
     return None
 
 

@@ -7,6 +7,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from cranialseg.io.dicom_files import DICOM_SUFFIXES
+from cranialseg.io.nifti import NIFTI_SUFFIXES
+from cranialseg.io.raster import RASTER_SUFFIXES
 from cranialseg.utils.errors import InputError
 
 __all__ = ["ScreenCases", "case_name", "root_error"]
@@ -15,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 
 def case_name(source: Any) -> str:
-    """The case name of an image path: its file name without ``.nii.gz`` / ``.nii`` / ``.png`` / ``.dcm``.
+    """The case name of an image path: its file name without its NIfTI, raster or DICOM suffix (``.nii.gz``, ...).
 
     Example:
         >>> case_name("/data/images/ct_001.nii.gz")
@@ -23,7 +26,7 @@ def case_name(source: Any) -> str:
     """
     source = source[0] if isinstance(source, (list, tuple)) and source else source
     name = Path(str(source)).name
-    for suffix in (".nii.gz", ".nii", ".png", ".dcm"):
+    for suffix in NIFTI_SUFFIXES[::-1] + RASTER_SUFFIXES + DICOM_SUFFIXES:  # .nii.gz before .nii
         name = name[: -len(suffix)] if name.endswith(suffix) else name
     return name
 

@@ -14,7 +14,18 @@ from pydicom.errors import InvalidDicomError
 
 from cranialseg.utils.errors import InputError
 
-__all__ = ["DicomSeries", "read_dicom_header", "clear_header_cache", "is_dicom_file", "group_dicom_series", "PathLike"]
+__all__ = [
+    "DicomSeries",
+    "read_dicom_header",
+    "clear_header_cache",
+    "is_dicom_file",
+    "group_dicom_series",
+    "PathLike",
+    "DICOM_SUFFIXES",
+]
+
+#: file-name suffixes of DICOM files (many DICOM files have none: :func:`is_dicom_file` reads the preamble)
+DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 
 PathLike = Union[str, os.PathLike]
 Problem = Tuple[str, str]
@@ -212,12 +223,11 @@ def select_series(
     series, problems = group_dicom_series(files, skip_non_dicom=False)
     if len(files) == 1 and problems:
         raise InputError(problems[0][0], problems[0][1], "expected a DICOM image file")
-    dicom_named = (".dcm", ".dicom", ".ima")
     broken = [
         (p, why)
         for p, why in problems
         if why.startswith(("unreadable", "truncated"))
-        or (why.startswith("not a DICOM") and p.lower().endswith(dicom_named))
+        or (why.startswith("not a DICOM") and p.lower().endswith(DICOM_SUFFIXES))
     ]
     if broken:
         path, why = broken[0]

@@ -12,11 +12,12 @@ from typing import Any, Dict, List, Sequence, Tuple, Union
 import nibabel as nib
 from PIL import Image
 
-from cranialseg.io.dicom_files import PathLike, group_dicom_series, read_dicom_header
+from cranialseg.io.dicom_files import DICOM_SUFFIXES, PathLike, group_dicom_series, read_dicom_header
 from cranialseg.io.loader import is_planar_dicom
 from cranialseg.io.nifti import NIFTI_SUFFIXES
 from cranialseg.io.raster import RASTER_SUFFIXES
 from cranialseg.utils.errors import InputError
+from cranialseg.utils.spatial import is_2d
 
 __all__ = ["Case", "discover_cases", "safe_case_id", "MAX_ID_LENGTH"]
 
@@ -64,7 +65,7 @@ def safe_case_id(rel: str, max_length: int = MAX_ID_LENGTH) -> str:
         >>> safe_case_id("study/../x.nii.gz"), safe_case_id("/../../../x"), len(safe_case_id("d" * 300))
         ('study__x', 'x', 120)
     """
-    for suffix in NIFTI_SUFFIXES[::-1] + RASTER_SUFFIXES + (".dcm", ".dicom", ".ima"):
+    for suffix in NIFTI_SUFFIXES[::-1] + RASTER_SUFFIXES + DICOM_SUFFIXES:
         if rel.lower().endswith(suffix):
             rel = rel[: -len(suffix)]
             break
@@ -160,7 +161,7 @@ def discover_cases(
             except Exception as err:  # noqa: BLE001 - one bad file never stops the walk
                 problems.append((path, f"unreadable NIfTI file: {type(err).__name__}: {err}"))
                 continue
-            dims = 2 if len(shape) == 2 or (len(shape) >= 3 and shape[2] == 1 and len(shape) == 3) else 3
+            dims = 2 if is_2d(shape) else 3
             cases.append(
                 Case(
                     safe_case_id(rel),
@@ -186,7 +187,7 @@ def discover_cases(
     except Exception as err:  # noqa: BLE001 - group_dicom_series reports per file; this is a last resort
         series_list, dicom_problems = [], [(p, f"{type(err).__name__}: {err}") for p in dicom_candidates]
     for path, why in dicom_problems:
-        if why.startswith("not a DICOM file") and not path.lower().endswith((".dcm", ".dicom", ".ima")):
+        if why.startswith("not a DICOM file") and not path.lower().endswith(DICOM_SUFFIXES):
             why = "not an image file (no DICOM marker; not NIfTI or PNG/JPEG)"
         problems.append((path, why))
     for series in series_list:

@@ -11,25 +11,17 @@ from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends
 
 from cranialseg.io.nifti import check_label_values, check_same_grid
+from cranialseg.io.raster import RASTER_SUFFIXES  # no geometry (identity affine): only shapes are compared
 from cranialseg.utils.errors import InputError
+from cranialseg.utils.spatial import spatial_shape
 
 __all__ = ["CheckLabel", "CheckLabeld", "CheckLabelD", "CheckLabelDict"]
-
-#: files that hold no geometry (their affine is the identity): only their shape is compared with the image's
-RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
 def _name(x: Any, default: str) -> str:
     meta = getattr(x, "meta", None) or {}
     name = meta.get("filename_or_obj", default)
     return str(name[0] if isinstance(name, (list, tuple)) and name else name)
-
-
-def _spatial_shape(x: Any) -> tuple[int, ...]:
-    shape = [int(s) for s in x.shape[1:]]  # channel first
-    while len(shape) > 2 and shape[-1] == 1:  # a 2D frame stored as (x, y, 1) is the same grid as (x, y)
-        shape.pop()
-    return tuple(shape)
 
 
 class CheckLabel(Transform):
@@ -85,7 +77,10 @@ class CheckLabel(Transform):
         label_name = _name(label, "<label>")
         if self.check_grid and image is not None:
             image_name = _name(image, "<image>")
-            shape_i, shape_l = _spatial_shape(image), _spatial_shape(label)
+            shape_i, shape_l = (
+                spatial_shape(image.shape, channel_first=True),
+                spatial_shape(label.shape, channel_first=True),
+            )
             raster = any(Path(n).suffix.lower() in RASTER_SUFFIXES for n in (image_name, label_name))
             affine_i, affine_l = getattr(image, "affine", None), getattr(label, "affine", None)
             if raster or affine_i is None or affine_l is None:

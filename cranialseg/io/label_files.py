@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from cranialseg.utils.atomic import atomic_write
+from cranialseg.utils.spatial import drop_singleton_slice, embed_affine_2d
 
 __all__ = [
     "to_numpy",
@@ -51,9 +52,7 @@ def save_label_nifti(label: Any, affine: Any, path: str | Path, *, overwrite: bo
     arr = np.rint(_spatial(label)).astype(np.uint8)
     aff = np.asarray(to_numpy(affine), dtype=np.float64)
     if aff.shape == (3, 3):  # a 2D affine: embed in 3D with unit slice spacing
-        full = np.eye(4)
-        full[:2, :2], full[:2, 3] = aff[:2, :2], aff[:2, 2]
-        aff = full
+        aff = embed_affine_2d(aff)
     image = nib.Nifti1Image(arr, aff)
     image.set_qform(aff, code=1)
     image.set_sform(aff, code=1)
@@ -70,9 +69,7 @@ def save_label_png(label: Any, path: str | Path, *, overwrite: bool = False) -> 
     """
     from PIL import Image
 
-    arr = np.rint(_spatial(label)).astype(np.uint8)
-    if arr.ndim == 3 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
+    arr = drop_singleton_slice(np.rint(_spatial(label)).astype(np.uint8))
     if arr.ndim != 2:
         raise ValueError(f"save_label_png needs a 2D label, got shape {arr.shape} for {path}")
     picture = Image.fromarray(np.ascontiguousarray(arr.T))

@@ -9,13 +9,14 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 from monai.utils import look_up_option
 
-from cranialseg.io.dicom_files import PathLike, is_dicom_file, read_dicom_header, select_series
+from cranialseg.io.dicom_files import DICOM_SUFFIXES, PathLike, is_dicom_file, read_dicom_header, select_series
 from cranialseg.io.dicom_image import load_dicom_image
 from cranialseg.io.dicom_series import IRREGULAR_OPTIONS, load_dicom_series
 from cranialseg.io.limits import MAX_TILT_DEG, MAX_VOXELS
 from cranialseg.io.nifti import NIFTI_SUFFIXES, load_nifti
 from cranialseg.io.raster import RASTER_SUFFIXES, load_raster_image
 from cranialseg.utils.errors import InputError
+from cranialseg.utils.spatial import has_singleton_slice, is_2d
 
 __all__ = ["load_image", "input_kind", "is_planar_dicom"]
 
@@ -39,7 +40,7 @@ def input_kind(path: PathLike) -> str:
         return "nifti"
     if low.endswith(RASTER_SUFFIXES):
         return "raster"
-    if is_dicom_file(p) or low.endswith((".dcm", ".dicom", ".ima")):
+    if is_dicom_file(p) or low.endswith(DICOM_SUFFIXES):
         return "dicom"
     raise InputError(p, "not an image file", "expected DICOM, NIfTI (.nii, .nii.gz) or PNG/JPEG")
 
@@ -67,7 +68,7 @@ def _check_dims(array: np.ndarray, meta: Dict[str, Any], spatial_dims: Optional[
     if spatial_dims == 3:
         if frames > 1:
             raise InputError(where, f"a {frames}-frame cine (2D + time) where a 3D volume is expected")
-        if array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 1):
+        if is_2d(array.shape):
             raise InputError(where, f"single slice {array.shape} where a 3D volume is expected", "pass the series")
         if array.ndim > 3:
             raise InputError(where, f"{array.ndim}D image {array.shape} where a 3D volume is expected")
@@ -75,7 +76,7 @@ def _check_dims(array: np.ndarray, meta: Dict[str, Any], spatial_dims: Optional[
     # spatial_dims == 2
     if frames > 1:
         return array  # (x, y, frames): the caller iterates the frames
-    if array.ndim == 3 and array.shape[2] == 1:
+    if has_singleton_slice(array.shape):
         meta["spatial_dims"] = 2
         return array[..., 0]
     if array.ndim != 2:

@@ -10,6 +10,7 @@ import numpy as np
 from cranialseg.io.label_files import _spatial, to_numpy
 from cranialseg.metrics.ellipse import fit_head_ellipse
 from cranialseg.utils.atomic import atomic_write
+from cranialseg.utils.spatial import drop_singleton_slice, has_singleton_slice
 
 __all__ = [
     "CLASS_COLOURS",
@@ -48,7 +49,7 @@ def overlay_picture(
     img = img[0] if img.ndim in (3, 4) and img.ndim == _spatial(pred).ndim + 1 else img
     seg = np.rint(_spatial(pred)).astype(np.int64)
     ref = None if label is None else np.rint(_spatial(label)).astype(np.int64)
-    if seg.ndim == 3 and seg.shape[-1] == 1:
+    if has_singleton_slice(seg.shape):  # a 2D picture stored as (x, y, 1)
         seg, img = seg[..., 0], img[..., 0]
         ref = None if ref is None else ref[..., 0]
     if seg.ndim == 3:
@@ -93,9 +94,7 @@ def _spatial_2d(x) -> np.ndarray:
     """A 2D label map from a one-hot ``(C, X, Y)``, a label map ``(1, X, Y)`` or ``(X, Y)`` (trailing 1 dropped)."""
     import numpy as np
 
-    arr = to_numpy(x)
-    if arr.ndim == 4 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
+    arr = drop_singleton_slice(to_numpy(x), channel_first=True)
     if arr.ndim == 3:
         arr = arr.argmax(0) if arr.shape[0] > 1 else arr[0]
     return np.rint(arr).astype(np.int64)

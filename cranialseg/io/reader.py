@@ -9,7 +9,7 @@ import numpy as np
 from monai.data.image_reader import ImageReader, _copy_compatible_dict, _stack_images
 from monai.utils import MetaKeys, SpaceKeys, ensure_tuple, look_up_option
 
-from cranialseg.io.dicom_files import PathLike, is_dicom_file
+from cranialseg.io.dicom_files import DICOM_SUFFIXES, PathLike, is_dicom_file
 from cranialseg.io.dicom_series import IRREGULAR_OPTIONS
 from cranialseg.io.limits import MAX_TILT_DEG, MAX_VOXELS
 from cranialseg.io.loader import load_image
@@ -17,8 +17,6 @@ from cranialseg.io.nifti import NIFTI_SUFFIXES
 from cranialseg.io.raster import RASTER_SUFFIXES
 
 __all__ = ["CranialImageReader"]
-
-_DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 
 
 class CranialImageReader(ImageReader):
@@ -89,7 +87,7 @@ class CranialImageReader(ImageReader):
         for name in ensure_tuple(filename):
             path = os.fspath(name)
             low = path.lower()
-            if os.path.isdir(path) or low.endswith(NIFTI_SUFFIXES + RASTER_SUFFIXES + _DICOM_SUFFIXES):
+            if os.path.isdir(path) or low.endswith(NIFTI_SUFFIXES + RASTER_SUFFIXES + DICOM_SUFFIXES):
                 continue
             if not is_dicom_file(path):
                 return False

@@ -34,6 +34,7 @@ from cranialseg.metrics.fetal_head import head_measurements
 from cranialseg.metrics.volumes import class_volumes
 from cranialseg.utils.atomic import atomic_write, write_json
 from cranialseg.utils.options import as_bool, path_inside, safe_name
+from cranialseg.utils.spatial import is_2d
 
 __all__ = [
     "CASE_KEY",
@@ -82,7 +83,7 @@ def label_and_affine(d: Mapping[Hashable, Any], pred_key: str = "pred", image_ke
             f"prediction shape {tuple(label.shape[1:])} differs from the input's {tuple(original.shape[1:])}; "
             "the post-processing must invert the spatial pre-processing (Invertd)"
         )
-    spatial_dims = 2 if label.ndim == 3 or (label.ndim == 4 and label.shape[-1] == 1) else 3
+    spatial_dims = 2 if is_2d(label.shape, channel_first=True) else 3
     return label, to_numpy(affine), spatial_dims
 
 

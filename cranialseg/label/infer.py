@@ -19,9 +19,11 @@ from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.bundle import BundleConstants, BundleInferTask
 from monailabel.utils.others.generic import file_ext
 
+from cranialseg.io.nifti import NIFTI_SUFFIXES
 from cranialseg.label.errors import INPUT_ERROR_STATUS, find_input_error
 from cranialseg.transforms.dims import SqueezeChanneld
 from cranialseg.transforms.meta import RestoreItemsd, StashItemsd
+from cranialseg.utils.spatial import embed_affine_2d
 
 __all__ = ["CranialSegInferTask", "PostprocessingConstants"]
 
@@ -108,9 +110,9 @@ class CranialSegInferTask(BundleInferTask):
                 extension = ".png"
         ext = extension or data.get("result_extension") or (file_ext(path) if isinstance(path, str) else None)
         label = data.get(self.output_label_key)
-        if ext in (".nii", ".nii.gz") and label is not None and len(label.shape) == 2:
+        if ext in NIFTI_SUFFIXES and label is not None and len(label.shape) == 2:
             return self._write_2d_nifti(data, ext, dtype or data.get("result_dtype"))
-        if ext in (".nii", ".nii.gz") and label is not None and isinstance(path, str):
+        if ext in NIFTI_SUFFIXES and label is not None and isinstance(path, str):
             written = self._write_nifti_on_input_grid(data, path, ext, dtype or data.get("result_dtype"))
             if written is not None:
                 return written
@@ -124,7 +126,7 @@ class CranialSegInferTask(BundleInferTask):
         other voxel positions. The label of ``Restored`` is in the input file's voxel order, so the input's header
         puts it on exactly the input's grid.
         """
-        if not path.lower().endswith((".nii", ".nii.gz")) or not os.path.isfile(path):
+        if not path.lower().endswith(NIFTI_SUFFIXES) or not os.path.isfile(path):
             return None
         src = cast(Any, nib.load(path))
         arr = convert_to_numpy(data[self.output_label_key])
@@ -149,9 +151,7 @@ class CranialSegInferTask(BundleInferTask):
             affine = getattr(image, "meta", {}).get("original_affine", getattr(image, "affine", None))
         affine = np.eye(4) if affine is None else np.asarray(convert_to_numpy(affine), dtype=np.float64)
         if affine.shape == (3, 3):  # a 2D affine: (x, y) rotation/scale and translation
-            full = np.eye(4)
-            full[:2, :2], full[:2, 3] = affine[:2, :2], affine[:2, 2]
-            affine = full
+            affine = embed_affine_2d(affine)
         fd, out = tempfile.mkstemp(suffix=ext)
         os.close(fd)
         nib.save(nib.Nifti1Image(arr, affine), out)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from cranialseg.io.label_files import to_numpy
+from cranialseg.utils.spatial import drop_singleton_slice
 
 __all__ = [
     "case_metrics",
@@ -74,8 +75,7 @@ def case_metrics(
     p, t = _as_labels(pred), _as_labels(label)
     if p.shape != t.shape:
         raise ValueError(f"prediction shape {p.shape} and label shape {t.shape} differ")
-    if p.ndim == 3 and p.shape[-1] == 1:  # a 2D image stored as (x, y, 1), e.g. a 2D NIfTI: areas, not volumes
-        p, t = p[..., 0], t[..., 0]
+    p, t = drop_singleton_slice(p), drop_singleton_slice(t)  # a 2D NIfTI (x, y, 1): areas, not volumes
     spacing = [float(s) for s in spacing][: p.ndim]
     unit = float(np.prod(spacing))
     scale, unit_name = (1000.0, "ml") if p.ndim == 3 else (1.0, "mm2")

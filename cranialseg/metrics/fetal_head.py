@@ -10,6 +10,7 @@ import torch
 
 from cranialseg.io.label_files import to_numpy
 from cranialseg.metrics.ellipse import ELLIPSE_KEYS, fit_head_ellipse
+from cranialseg.utils.spatial import drop_singleton_slice
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +94,7 @@ def head_measurements(label: Any, spacing: Sequence[float], units: str = "mm") -
     arr = to_numpy(label)
     while arr.ndim > 2 and arr.shape[0] == 1:
         arr = arr[0]
-    if arr.ndim == 3 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
+    arr = drop_singleton_slice(arr)
     fit = fit_head_ellipse(arr > 0, spacing if units == "mm" else (1.0, 1.0))
     doc: dict[str, Any] = {"units": units, "head_found": fit is not None}
     if units == "mm":

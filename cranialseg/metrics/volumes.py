@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from cranialseg.io.label_files import _spatial, to_numpy
+from cranialseg.utils.spatial import spatial_shape
 
 __all__ = [
     "class_volumes",
@@ -23,9 +24,7 @@ def class_volumes(label: Any, affine: Any, class_names: Sequence[str]) -> dict[s
     """
     arr = np.rint(_spatial(label)).astype(np.int64)
     aff = np.asarray(to_numpy(affine), dtype=np.float64)
-    dims = arr.ndim
-    if dims == 3 and arr.shape[-1] == 1:
-        dims = 2
+    dims = len(spatial_shape(arr.shape))
     unit = abs(float(np.linalg.det(aff[:dims, :dims]))) if aff.shape[0] > dims else 1.0
     out: dict[str, dict[str, float]] = {}
     for value, name in enumerate(class_names):

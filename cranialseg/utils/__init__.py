@@ -1,10 +1,17 @@
-"""Helpers every layer may use: options, paths, mixed precision, atomic file writes, the input error."""
+"""Helpers every layer may use: options, paths, mixed precision, atomic file writes, the input error, 2D-vs-3D shapes."""
 
 from cranialseg.utils.amp import FLOAT16_MAX, activation_range, amp_autocast, amp_dtype, amp_kwargs, fp16_overflows
 from cranialseg.utils.atomic import atomic_write, write_json
 from cranialseg.utils.errors import InputError
 from cranialseg.utils.options import MAX_NAME_LENGTH, as_bool, path_inside, safe_name
 from cranialseg.utils.paths import default_device, resolve_bundle_root
+from cranialseg.utils.spatial import (
+    drop_singleton_slice,
+    embed_affine_2d,
+    has_singleton_slice,
+    is_2d,
+    spatial_shape,
+)
 
 __all__ = [
     "InputError",
@@ -22,4 +29,9 @@ __all__ = [
     "fp16_overflows",
     "atomic_write",
     "write_json",
+    "has_singleton_slice",
+    "spatial_shape",
+    "is_2d",
+    "drop_singleton_slice",
+    "embed_affine_2d",
 ]

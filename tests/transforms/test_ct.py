@@ -1,4 +1,4 @@
-"""Tests of the CT windowing and intracranial masking transforms on known arrays."""
+"""Tests of the CT windowing transforms and the intracranial mask on known arrays."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 from monai.data import MetaTensor
 
-from cranialseg.transforms import CTWindows, CTWindowsd, MaskIntracranial, MaskIntracraniald
+from cranialseg.transforms import CTWindows, CTWindowsd, intracranial_mask
 
 HU = [-1000.0, 0.0, 20.0, 40.0, 60.0, 80.0, 180.0, 600.0, 2000.0]
 # brain W80/L40 -> [0, 80]; subdural W200/L80 -> [-20, 180]; bone W2800/L600 -> [-800, 2000]
@@ -66,57 +66,29 @@ def _skull_phantom_2d() -> np.ndarray:
     return img
 
 
-def test_mask_intracranial_2d_exact():
-    img = _skull_phantom_2d()
-    out = np.asarray(MaskIntracranial(outside_value=-1024.0)(img[None]))[0]
-    expected = np.full((21, 21), -1024.0, dtype=np.float32)
-    expected[4:17, 4:17] = img[4:17, 4:17]
-    np.testing.assert_array_equal(out, expected)
+def _brain_box() -> np.ndarray:
+    inside = np.zeros((21, 21), dtype=bool)
+    inside[4:17, 4:17] = True
+    return inside
 
 
-def test_mask_intracranial_3d_open_skull_and_keep_skull():
+def test_intracranial_mask_2d_exact():
+    np.testing.assert_array_equal(intracranial_mask(_skull_phantom_2d()), _brain_box())
+
+
+def test_intracranial_mask_3d_open_skull():
     # skull open at the bottom slice (foramen magnum) and top: the slice-wise fill still finds the inside
     vol = np.stack([_skull_phantom_2d()] * 4, axis=-1)
     vol[10, 2:4, 0] = 40.0  # a one-voxel gap in the bone ring of slice 0 (a suture)
-    out = MaskIntracranial(outside_value=0.0, keep_skull=True)(MetaTensor(torch.as_tensor(vol[None])))
-    assert isinstance(out, MetaTensor)
-    out = out.numpy()[0]
+    mask = intracranial_mask(vol)
     for k in range(1, 4):
-        np.testing.assert_array_equal(
-            out[..., k], np.where(vol[..., k] < 31.0, 0.0, vol[..., k]) + (vol[..., k] == 5.0) * 5.0
-        )
-    assert out[10, 10, 0] == 5.0  # the closing bridges the gap, the inside survives
+        np.testing.assert_array_equal(mask[..., k], _brain_box())
+    assert mask[10, 10, 0]  # the closing bridges the gap, the inside survives
 
 
-def test_mask_intracranial_given_mask_on_the_image_device():
-    img = _skull_phantom_2d()[None]
-    mask = np.zeros_like(img, dtype=bool)
-    mask[0, 4:17, 4:17] = True
-    expected = np.asarray(MaskIntracranial(outside_value=0.0)(img))
-    for given in (mask, torch.as_tensor(mask), torch.as_tensor(mask, dtype=torch.uint8)):
-        np.testing.assert_array_equal(np.asarray(MaskIntracranial(outside_value=0.0)(img, given)), expected)
-    # a mask on a GPU stays there, no numpy round trip ("meta" stands for the GPU; numpy cannot read either)
-    out = MaskIntracranial(outside_value=0.0)(torch.zeros(1, 21, 21, device="meta"), torch.as_tensor(mask).to("meta"))
-    assert out.device.type == "meta" and tuple(out.shape) == (1, 21, 21)
-
-
-def test_mask_intracranial_bad_input():
-    with pytest.raises(ValueError, match="channel-first"):
-        MaskIntracranial()(np.zeros((2, 4, 4)))
-    with pytest.raises(ValueError, match="soft_min"):
-        MaskIntracranial(bone_threshold=0.0, soft_min=10.0)
-
-
-def test_mask_intracraniald_shares_mask_and_writes_it():
-    img = _skull_phantom_2d()[None]
-    other = np.ones_like(img)
-    out = MaskIntracraniald(keys=["image", "other"], mask_key="brain_mask", outside_value=0.0)(
-        {"image": img, "other": other}
-    )
-    expected_mask = np.zeros((1, 21, 21), dtype=np.uint8)
-    expected_mask[0, 4:17, 4:17] = 1
-    np.testing.assert_array_equal(np.asarray(out["brain_mask"]), expected_mask)
-    np.testing.assert_array_equal(np.asarray(out["other"]), expected_mask.astype(np.float32))
+def test_intracranial_mask_bad_input():
+    with pytest.raises(ValueError, match="2D or 3D"):
+        intracranial_mask(np.zeros((2, 4, 4, 1)))
 
 
 def test_intensity_transforms_pass_through_compose_inverse():
@@ -128,7 +100,6 @@ def test_intensity_transforms_pass_through_compose_inverse():
     pipeline = Compose(
         [
             Spacingd("image", pixdim=(0.5, 0.5, 2.0)),
-            MaskIntracraniald("image", outside_value=-1024.0),
             CTWindowsd("image"),
         ]
     )

@@ -1,4 +1,4 @@
-"""Tests of the ultrasound grey conversion, sector masking and sector normalisation transforms."""
+"""Tests of the ultrasound grey conversion and sector masking transforms."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from monai.transforms import LoadImage
 from scipy import ndimage
 
 from cranialseg.transforms import (
-    NormalizeSector,
-    NormalizeSectord,
     SectorMask,
     SectorMaskd,
     UltrasoundToGrey,
@@ -101,36 +99,17 @@ def test_sector_maskd_writes_mask_and_applies_to_all_keys():
     assert np.asarray(out["sector"]).sum() > 0.2 * img.size
 
 
-def test_normalize_sector_exact_percentiles_2d_3d():
-    img = np.zeros((1, 3, 4), dtype=np.float32)
-    img[0, :, 1:] = np.arange(1.0, 10.0).reshape(3, 3)
-    out = np.asarray(NormalizeSector(lower=0, upper=100)(img))
-    expected = np.zeros_like(img)
-    expected[0, :, 1:] = (np.arange(1.0, 10.0).reshape(3, 3) - 1.0) / 8.0
-    np.testing.assert_allclose(out, expected, atol=1e-6)
-    vol = np.stack([img[0], img[0]], axis=-1)[None]
-    out3 = np.asarray(NormalizeSector(lower=0, upper=100)(vol))
-    np.testing.assert_allclose(out3, np.stack([expected[0]] * 2, axis=-1)[None], atol=1e-6)
-    # percentiles 25/75 of 1..9 inside are 3 and 7: clip to [0, 1]
-    clipped = np.asarray(NormalizeSector(lower=25, upper=75)(img))[0]
-    np.testing.assert_allclose(clipped[:, 1:], [[0.0, 0.0, 0.0], [0.25, 0.5, 0.75], [1.0, 1.0, 1.0]], atol=1e-6)
-
-
-def test_normalize_sector_log_compress_and_explicit_mask():
-    img = np.array([[[0.0, 1.0, 3.0, 7.0]]], dtype=np.float32)  # median inside (1, 3, 7) = 3
-    out = np.asarray(NormalizeSector(lower=0, upper=100, log_compress=True)(img))[0, 0]
-    logs = np.log1p(np.array([1.0, 3.0, 7.0]) / 3.0)
-    np.testing.assert_allclose(out, [0.0, *((logs - logs[0]) / (logs[-1] - logs[0]))], atol=1e-6)
-    mask = np.array([[[0, 1, 1, 0]]])
-    d = NormalizeSectord(keys="image", mask_key="m", lower=0, upper=100)({"image": img, "m": mask})
-    np.testing.assert_allclose(np.asarray(d["image"])[0, 0], [0.0, 0.0, 1.0, 0.0], atol=1e-6)
-
-
-def test_normalize_sector_bad_settings():
-    with pytest.raises(ValueError, match="lower < upper"):
-        NormalizeSector(lower=90, upper=10)
-    with pytest.raises(KeyError, match="mask_key"):
-        NormalizeSectord(keys="image", mask_key="missing")({"image": np.ones((1, 2, 2))})
+def test_sector_maskd_masks_a_prediction_with_its_image_sector():
+    """As the cranial-US inference uses it: the sector of ``original_image`` zeroes ``pred`` outside the fan."""
+    img, _ = _fan_phantom()
+    pred = torch.full((1, *img.shape), 2.0)
+    d = {"pred": pred, "original_image": img[None].copy()}
+    out = SectorMaskd(keys="pred", source_key="original_image")(d)
+    sector = SectorMask().compute_mask(img[None])
+    np.testing.assert_array_equal(np.asarray(out["pred"]), np.where(sector, 2.0, 0.0))
+    np.testing.assert_array_equal(out["original_image"], img[None])  # the source is read, not masked
+    with pytest.raises(KeyError, match="source_key 'original_image'"):
+        SectorMaskd(keys="pred", source_key="original_image")({"pred": pred})
 
 
 def test_ultrasound_to_greyd_keys():
