@@ -1,4 +1,4 @@
-"""Helpers every layer may use: options, paths, mixed precision, atomic file writes, the input error, 2D-vs-3D shapes."""
+"""Helpers every layer may use: options, paths, mixed precision, atomic writes, the input error, 2D-vs-3D shapes."""
 
 from cranialseg.utils.amp import FLOAT16_MAX, activation_range, amp_autocast, amp_dtype, amp_kwargs, fp16_overflows
 from cranialseg.utils.atomic import atomic_write, write_json
