@@ -307,8 +307,10 @@ def score_run(
 
 
 def score_all(args: argparse.Namespace) -> Dict[str, Any]:
-    from cranialseg.benchmarking import RESULTS_DIR, machine_info, publish_results, write_results
     from cranialseg.workflows.datalist import find_datalist
+
+    from benchmarking import RESULTS_DIR, machine_info, publish_results, write_results
+    from update_benchmark_tables import render_hc18
 
     datalist = find_datalist(args.data)
     if datalist is None:
@@ -352,40 +354,7 @@ def score_all(args: argparse.Namespace) -> Dict[str, Any]:
     if args.no_publish:
         write_results(out, payload)
         return payload
-    try:
-        return publish_results(out, payload, "render_hc18")
-    except AttributeError:  # no renderer for this table in update_benchmark_tables.py
-        write_results(out, payload)
-        print(render_markdown(payload))
-        print(f"wrote {out}")
-        return payload
-
-
-def render_markdown(payload: Dict[str, Any]) -> str:
-    """Markdown table of a scored payload."""
-
-    def f(stat: Optional[dict], digits: int = 3) -> str:
-        if not stat or stat.get("mean") is None:
-            return "-"
-        sd = f" ± {stat['sd']:.{digits}f}" if stat.get("sd") is not None else ""
-        return f"{stat['mean']:.{digits}f}{sd}"
-
-    lines = [
-        "| network | params | epochs | train min | Dice | HD mm | HC abs diff mm | HC diff mm | ms/image |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in payload["rows"]:
-        if "summary" not in r:
-            lines.append(f"| {r['name']} | - | - | - | {r.get('status')}: {r.get('reason')} | | | | |")
-            continue
-        s = r["summary"]
-        lines.append(
-            f"| {r['name']} | {r['params'] or '-'} | {r.get('epochs_run') or r.get('epochs') or '-'} | "
-            f"{r.get('train_minutes') or '-'} | {f(s['dice'])} | "
-            f"{f(s['hd_mm'], 2)} | {f(s['hc_abs_diff_mm'], 2)} | {f(s['hc_diff_mm'], 2)} | "
-            f"{r['inference_ms_per_image']} |"
-        )
-    return "\n".join(lines)
+    return publish_results(out, payload, render_hc18)
 
 
 # ---------------------------------------------------------------------------------------------------------- CLI

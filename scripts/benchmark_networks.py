@@ -34,7 +34,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import torch
 
-from cranialseg.benchmarking import (
+from benchmarking import (
     RESULTS_DIR,
     PeakRSS,
     count_flops,
@@ -45,6 +45,7 @@ from cranialseg.benchmarking import (
     publish_results,
     time_call,
 )
+from update_benchmark_tables import render_networks
 
 __all__ = ["main", "model_specs", "estimate_attention_gb"]
 
@@ -460,7 +461,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         "wall_s": None,
     }
     payload["wall_s"] = round(time.perf_counter() - t0, 1)
-    return publish_results(args.out, payload, "render_networks")
+    return publish_results(args.out, payload, render_networks)
 
 
 if __name__ == "__main__":

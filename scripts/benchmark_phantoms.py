@@ -37,7 +37,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from cranialseg.benchmarking import (
+from benchmarking import (
     RESULTS_DIR,
     count_parameters,
     lean_input_stride,
@@ -45,6 +45,7 @@ from cranialseg.benchmarking import (
     machine_info,
     publish_results,
 )
+from update_benchmark_tables import render_phantoms, render_phantoms_side_by_side
 
 __all__ = [
     "main",
@@ -432,7 +433,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     }
     if side and args.merge and Path(args.out).is_file():
         payload = merge_rows(json.loads(Path(args.out).read_text(encoding="utf-8")), payload)
-    return publish_results(args.out, payload, "render_phantoms_side_by_side" if side else "render_phantoms")
+    return publish_results(args.out, payload, render_phantoms_side_by_side if side else render_phantoms)
 
 
 if __name__ == "__main__":

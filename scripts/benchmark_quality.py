@@ -39,13 +39,14 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from cranialseg.benchmarking import (
+from benchmarking import (
     RESULTS_DIR,
     count_parameters,
     load_average,
     machine_info,
     publish_results,
 )
+from update_benchmark_tables import render_quality
 
 __all__ = ["main", "network_defs", "ellipse_circumference_mm", "score_case"]
 
@@ -347,7 +348,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         "not_run": not_run,
         "wall_s": round(time.perf_counter() - t_start, 1),
     }
-    return publish_results(args.out, payload, "render_quality")
+    return publish_results(args.out, payload, render_quality)
 
 
 if __name__ == "__main__":
