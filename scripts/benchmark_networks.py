@@ -13,8 +13,9 @@ first channel count), on a 2D batch ``4x1x256x256`` (3 classes, the ultrasound t
   forward exceeds ``--max-forward-s`` keeps that single timing (``"status": "partial"``).
 
 Results: one JSON file (``benchmarks/results/networks_cpu.json`` by default) with the machine block of
-:func:`cranialseg.benchmarking.machine_info`, the rows and the goal checks (ours <= 1.3x MONAI ``UNet`` latency;
-ONNX Runtime >= 2x eager); ``scripts/update_benchmark_tables.py`` turns it into the README table.
+:func:`benchmarking.machine_info` (``scripts/benchmarking.py``), the rows and the goal checks (ours <= 1.3x MONAI
+``UNet`` latency; ONNX Runtime >= 2x eager); ``scripts/update_benchmark_tables.py`` turns it into the table in
+``benchmarks/README.md``.
 
 Example:
     python scripts/benchmark_networks.py --threads 2
