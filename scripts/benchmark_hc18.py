@@ -90,7 +90,8 @@ def _select(names: Optional[Sequence[str]]) -> List[str]:
 def train_one(name: str, args: argparse.Namespace) -> Dict[str, Any]:
     """One bundle training run for network ``name``; writes ``<workdir>/<slug>/run.json`` and returns it."""
     import torch
-    from monai.bundle import ConfigWorkflow
+
+    from benchmarking import bundle_workflow
 
     net_def = network_defs()[name]
     out = Path(args.workdir).resolve() / slug(name)
@@ -129,13 +130,7 @@ def train_one(name: str, args: argparse.Namespace) -> Dict[str, Any]:
         overrides["image_size"] = list(args.image_size)
     if args.device == "cpu":
         overrides["amp"] = False
-    wf = ConfigWorkflow(
-        config_file=str(BUNDLE / "configs" / "train.json"),
-        meta_file=str(BUNDLE / "configs" / "metadata.json"),
-        logging_file=None,
-        workflow_type="train",
-        **overrides,
-    )
+    wf = bundle_workflow(BUNDLE, "train.json", workflow_type="train", **overrides)
     t0 = time.perf_counter()
     wf.initialize()
     network = wf.parser.get_parsed_content("network")

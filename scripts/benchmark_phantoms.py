@@ -39,6 +39,7 @@ import numpy as np
 
 from benchmarking import (
     RESULTS_DIR,
+    bundle_workflow,
     count_parameters,
     lean_input_stride,
     load_average,
@@ -77,12 +78,11 @@ def _all_in_test(datalist: Path) -> Path:
 
 def evaluate_bundle(task: str, datalist: Path, output_dir: Path, overrides: Optional[Dict[str, Any]] = None) -> dict:
     """Run ``bundle/<task bundle>/configs/{train,evaluate}.json`` on ``datalist``'s ``test`` cases; the summary."""
-    from monai.bundle import ConfigWorkflow
 
-    configs = ROOT / "bundle" / BUNDLES[task] / "configs"
-    workflow = ConfigWorkflow(
-        config_file=[str(configs / "train.json"), str(configs / "evaluate.json")],
-        meta_file=str(configs / "metadata.json"),
+    workflow = bundle_workflow(
+        ROOT / "bundle" / BUNDLES[task],
+        "train.json",
+        "evaluate.json",
         logging_file=False,
         run_id="run",
         datalist_file=str(datalist),
@@ -189,18 +189,15 @@ def real_normal_ct_check(series: Path, workdir: Path, overrides: Optional[Dict[s
     haemorrhage, image-level probabilities and whether the goal (< :data:`REAL_NORMAL_MAX_ML` mL) is met."""
     import shutil
 
-    from monai.bundle import ConfigWorkflow
-
     t0 = time.perf_counter()
     inputs = workdir / "real_normal_ct" / "in" / series.name
     inputs.mkdir(parents=True, exist_ok=True)
     for f in sorted(series.glob("*.dcm")):
         shutil.copy(f, inputs / f.name)
     out = workdir / "real_normal_ct" / "out"
-    configs = ROOT / "bundle" / BUNDLES["ct"] / "configs"
-    workflow = ConfigWorkflow(
-        config_file=str(configs / "inference.json"),
-        meta_file=str(configs / "metadata.json"),
+    workflow = bundle_workflow(
+        ROOT / "bundle" / BUNDLES["ct"],
+        "inference.json",
         logging_file=False,
         run_id="run",
         input_dir=str(inputs.parent),
@@ -262,13 +259,11 @@ def side_by_side_overrides(task: str) -> Dict[str, Dict[str, Any]]:
 def train_bundle(task: str, datalist: Path, out_dir: Path, epochs: int, overrides: Dict[str, Any]) -> Dict[str, Any]:
     """The bundle's ``train.json`` on ``datalist`` with ``overrides`` for ``epochs`` epochs into ``out_dir/models``;
     parameters, wall time and the best validation Dice."""
-    from monai.bundle import ConfigWorkflow
 
-    configs = ROOT / "bundle" / BUNDLES[task] / "configs"
     handlers = [h for h in _train_config(task)["train"]["handlers"] if "ProgressBar" not in h.get("_target_", "")]
-    workflow = ConfigWorkflow(
-        config_file=str(configs / "train.json"),
-        meta_file=str(configs / "metadata.json"),
+    workflow = bundle_workflow(
+        ROOT / "bundle" / BUNDLES[task],
+        "train.json",
         logging_file=False,
         workflow_type="train",
         datalist_file=str(datalist),

@@ -41,6 +41,7 @@ import torch
 
 from benchmarking import (
     RESULTS_DIR,
+    bundle_workflow,
     count_parameters,
     load_average,
     machine_info,
@@ -188,8 +189,6 @@ def train_one(name: str, net_def: dict, seed: int, args: argparse.Namespace, out
     """One bundle training run with the overrides, then the validation scores."""
     import json
 
-    from monai.bundle import ConfigWorkflow
-
     datalist = Path(args.datalist).resolve()
     lists = json.loads(datalist.read_text(encoding="utf-8"))
     train_items = lists["training"][: args.max_train] if args.max_train else lists["training"]
@@ -219,13 +218,7 @@ def train_one(name: str, net_def: dict, seed: int, args: argparse.Namespace, out
     if args.quiet:
         overrides["train#handlers"] = [h for h in _base_handlers() if "ProgressBar" not in h.get("_target_", "")]
     row: Dict[str, Any] = {"seed": seed}
-    wf = ConfigWorkflow(
-        config_file=str(BUNDLE / "configs" / "train.json"),
-        meta_file=str(BUNDLE / "configs" / "metadata.json"),
-        logging_file=None,
-        workflow_type="train",
-        **overrides,
-    )
+    wf = bundle_workflow(BUNDLE, "train.json", workflow_type="train", **overrides)
     t0 = time.perf_counter()
     wf.initialize()
     torch.manual_seed(seed)

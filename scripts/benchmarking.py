@@ -40,6 +40,7 @@ from cranialseg.workflows.outputs import write_json
 __all__ = [
     "PeakRSS",
     "RESULTS_DIR",
+    "bundle_workflow",
     "count_flops",
     "count_parameters",
     "lean_input_stride",
@@ -261,6 +262,19 @@ def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> Dict[str, Any]:
 def write_results(path: os.PathLike | str, payload: Dict[str, Any]) -> Path:
     """Write ``payload`` as JSON to ``path`` (folders created, an earlier result replaced atomically)."""
     return write_json(path, payload, overwrite=True)
+
+
+def bundle_workflow(bundle: os.PathLike | str, *configs: str, **overrides: Any) -> Any:
+    """MONAI ``ConfigWorkflow`` of ``bundle``'s ``configs/<configs>`` (later files update earlier ones) with its
+    ``metadata.json``; ``overrides`` are the workflow's keyword arguments (``workflow_type``, ``logging_file`` and
+    config ids such as ``max_epochs``)."""
+    from monai.bundle import ConfigWorkflow
+
+    folder = Path(bundle) / "configs"
+    files = [str(folder / name) for name in configs]
+    return ConfigWorkflow(
+        config_file=files[0] if len(files) == 1 else files, meta_file=str(folder / "metadata.json"), **overrides
+    )
 
 
 def lean_input_stride(spatial_dims: int) -> list:
