@@ -39,13 +39,19 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+from benchmarking import (
+    HC18_ANCHORS,
+    HC18_DIR,
+    RESULTS_DIR,
+    bundle_workflow,
+    machine_info,
+    publish_results,
+    write_results,
+)
+from update_benchmark_tables import render_hc18
+
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "bundle" / "fetal_head_us_segmentation"
-HC18 = ROOT.parent / "shared" / "data" / "hc18_fetal_head_us"
-ANCHORS = (
-    "HC18 challenge (van den Heuvel et al., PLoS ONE 2018; full-resolution images, large budgets): Dice about "
-    "0.97-0.98, HC mean absolute difference about 1.7-2.5 mm."
-)
 
 __all__ = ["main", "network_defs", "score_run", "slug"]
 
@@ -90,8 +96,6 @@ def _select(names: Optional[Sequence[str]]) -> List[str]:
 def train_one(name: str, args: argparse.Namespace) -> Dict[str, Any]:
     """One bundle training run for network ``name``; writes ``<workdir>/<slug>/run.json`` and returns it."""
     import torch
-
-    from benchmarking import bundle_workflow
 
     net_def = network_defs()[name]
     out = Path(args.workdir).resolve() / slug(name)
@@ -304,9 +308,6 @@ def score_run(
 def score_all(args: argparse.Namespace) -> Dict[str, Any]:
     from cranialseg.workflows.datalist import find_datalist
 
-    from benchmarking import RESULTS_DIR, machine_info, publish_results, write_results
-    from update_benchmark_tables import render_hc18
-
     datalist = find_datalist(args.data)
     if datalist is None:
         raise FileNotFoundError(f"--data {args.data}: no datalist.json (prepare with scripts/prepare_hc18.py)")
@@ -342,7 +343,7 @@ def score_all(args: argparse.Namespace) -> Dict[str, Any]:
             f"{split.get('seed')}); scored on the {args.score_section} subjects at the original 800x540 grid"
         ),
         "split": split,
-        "anchors": ANCHORS,
+        "anchors": HC18_ANCHORS,
         "rows": rows,
     }
     out = Path(args.out) if args.out else RESULTS_DIR / "hc18_side_by_side.json"
@@ -371,7 +372,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--train-one", default=None, help=argparse.SUPPRESS)
     p.add_argument("--score-only", action="store_true", help="score saved runs (no training)")
     p.add_argument("--score", action="store_true", help="score right after training")
-    p.add_argument("--hc18-dir", type=Path, default=HC18, help="original HC18 folder (PNGs, annotations, CSV)")
+    p.add_argument("--hc18-dir", type=Path, default=HC18_DIR, help="original HC18 folder (PNGs, annotations, CSV)")
     p.add_argument("--score-section", default="test", choices=["test", "validation", "training"])
     p.add_argument("--max-score", type=int, default=0, help="first N images of the section only")
     p.add_argument("--threads", type=int, default=2, help="torch threads for scoring")

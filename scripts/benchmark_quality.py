@@ -40,6 +40,8 @@ import numpy as np
 import torch
 
 from benchmarking import (
+    HC18_ANCHORS,
+    HC18_DIR,
     RESULTS_DIR,
     bundle_workflow,
     count_parameters,
@@ -53,11 +55,6 @@ __all__ = ["main", "network_defs", "ellipse_circumference_mm", "score_case"]
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "bundle" / "cranial_us_ventricle_segmentation"
-HC18 = ROOT.parent / "shared" / "data" / "hc18_fetal_head_us"
-ANCHORS = (
-    "HC18 challenge (van den Heuvel et al., PLoS ONE 2018; full-resolution images, large budgets): Dice about "
-    "0.97-0.98, HC mean absolute difference about 1.7-2.5 mm."
-)
 _STEM = re.compile(r"(\d{3}_\d?HC)")
 
 
@@ -257,7 +254,7 @@ def aggregate(runs: List[dict]) -> Dict[str, Any]:
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--datalist", type=Path, required=True, help="prepared HC18 datalist (scripts/prepare_hc18.py)")
-    p.add_argument("--hc18-dir", type=Path, default=HC18, help="raw HC18 folder (CSV, original PNG sizes)")
+    p.add_argument("--hc18-dir", type=Path, default=HC18_DIR, help="raw HC18 folder (CSV, original PNG sizes)")
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "quality_hc18_cpu.json")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--networks", nargs="+", default=None, help="names (substrings) from network_defs()")
@@ -336,7 +333,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         "recipe_summary": recipe,
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "out"},
         "budget": {"epochs": args.epochs, "budget_minutes": args.budget_minutes, "seeds": list(args.seeds)},
-        "anchors": ANCHORS,
+        "anchors": HC18_ANCHORS,
         "rows": rows,
         "not_run": not_run,
         "wall_s": round(time.perf_counter() - t_start, 1),

@@ -38,6 +38,8 @@ import torch
 from cranialseg.workflows.outputs import write_json
 
 __all__ = [
+    "HC18_ANCHORS",
+    "HC18_DIR",
     "PeakRSS",
     "RESULTS_DIR",
     "bundle_workflow",
@@ -56,6 +58,13 @@ __all__ = [
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Default folder of the committed benchmark results.
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
+#: The original HC18 folder (PNGs, annotations, CSV) in the shared data next to the checkout, where there is one.
+HC18_DIR = REPO_ROOT.parent / "shared" / "data" / "hc18_fetal_head_us"
+#: The published HC18 figures the quality tables are read against.
+HC18_ANCHORS = (
+    "HC18 challenge (van den Heuvel et al., PLoS ONE 2018; full-resolution images, large budgets): Dice about "
+    "0.97-0.98, HC mean absolute difference about 1.7-2.5 mm."
+)
 
 _PACKAGES = ("torch", "monai", "numpy", "onnx", "onnxruntime", "onnxscript", "pydicom", "nibabel", "cranialseg")
 
