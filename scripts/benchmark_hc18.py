@@ -39,13 +39,19 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+from benchmarking import (
+    HC18_ANCHORS,
+    HC18_DIR,
+    RESULTS_DIR,
+    bundle_workflow,
+    machine_info,
+    publish_results,
+    write_results,
+)
+from update_benchmark_tables import render_hc18
+
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "bundle" / "fetal_head_us_segmentation"
-HC18 = ROOT.parent / "shared" / "data" / "hc18_fetal_head_us"
-ANCHORS = (
-    "HC18 challenge (van den Heuvel et al., PLoS ONE 2018; full-resolution images, large budgets): Dice about "
-    "0.97-0.98, HC mean absolute difference about 1.7-2.5 mm."
-)
 
 __all__ = ["main", "network_defs", "score_run", "slug"]
 
@@ -90,7 +96,6 @@ def _select(names: Optional[Sequence[str]]) -> List[str]:
 def train_one(name: str, args: argparse.Namespace) -> Dict[str, Any]:
     """One bundle training run for network ``name``; writes ``<workdir>/<slug>/run.json`` and returns it."""
     import torch
-    from monai.bundle import ConfigWorkflow
 
     net_def = network_defs()[name]
     out = Path(args.workdir).resolve() / slug(name)
@@ -129,13 +134,7 @@ def train_one(name: str, args: argparse.Namespace) -> Dict[str, Any]:
         overrides["image_size"] = list(args.image_size)
     if args.device == "cpu":
         overrides["amp"] = False
-    wf = ConfigWorkflow(
-        config_file=str(BUNDLE / "configs" / "train.json"),
-        meta_file=str(BUNDLE / "configs" / "metadata.json"),
-        logging_file=None,
-        workflow_type="train",
-        **overrides,
-    )
+    wf = bundle_workflow(BUNDLE, "train.json", workflow_type="train", **overrides)
     t0 = time.perf_counter()
     wf.initialize()
     network = wf.parser.get_parsed_content("network")
@@ -307,7 +306,6 @@ def score_run(
 
 
 def score_all(args: argparse.Namespace) -> Dict[str, Any]:
-    from cranialseg.benchmarking import RESULTS_DIR, machine_info, publish_results, write_results
     from cranialseg.data.datalist import find_datalist
 
     datalist = find_datalist(args.data)
@@ -345,47 +343,14 @@ def score_all(args: argparse.Namespace) -> Dict[str, Any]:
             f"{split.get('seed')}); scored on the {args.score_section} subjects at the original 800x540 grid"
         ),
         "split": split,
-        "anchors": ANCHORS,
+        "anchors": HC18_ANCHORS,
         "rows": rows,
     }
     out = Path(args.out) if args.out else RESULTS_DIR / "hc18_side_by_side.json"
     if args.no_publish:
         write_results(out, payload)
         return payload
-    try:
-        return publish_results(out, payload, "render_hc18")
-    except AttributeError:  # no renderer for this table in update_benchmark_tables.py
-        write_results(out, payload)
-        print(render_markdown(payload))
-        print(f"wrote {out}")
-        return payload
-
-
-def render_markdown(payload: Dict[str, Any]) -> str:
-    """Markdown table of a scored payload."""
-
-    def f(stat: Optional[dict], digits: int = 3) -> str:
-        if not stat or stat.get("mean") is None:
-            return "-"
-        sd = f" ± {stat['sd']:.{digits}f}" if stat.get("sd") is not None else ""
-        return f"{stat['mean']:.{digits}f}{sd}"
-
-    lines = [
-        "| network | params | epochs | train min | Dice | HD mm | HC abs diff mm | HC diff mm | ms/image |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in payload["rows"]:
-        if "summary" not in r:
-            lines.append(f"| {r['name']} | - | - | - | {r.get('status')}: {r.get('reason')} | | | | |")
-            continue
-        s = r["summary"]
-        lines.append(
-            f"| {r['name']} | {r['params'] or '-'} | {r.get('epochs_run') or r.get('epochs') or '-'} | "
-            f"{r.get('train_minutes') or '-'} | {f(s['dice'])} | "
-            f"{f(s['hd_mm'], 2)} | {f(s['hc_abs_diff_mm'], 2)} | {f(s['hc_diff_mm'], 2)} | "
-            f"{r['inference_ms_per_image']} |"
-        )
-    return "\n".join(lines)
+    return publish_results(out, payload, render_hc18)
 
 
 # ---------------------------------------------------------------------------------------------------------- CLI
@@ -407,7 +372,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--train-one", default=None, help=argparse.SUPPRESS)
     p.add_argument("--score-only", action="store_true", help="score saved runs (no training)")
     p.add_argument("--score", action="store_true", help="score right after training")
-    p.add_argument("--hc18-dir", type=Path, default=HC18, help="original HC18 folder (PNGs, annotations, CSV)")
+    p.add_argument("--hc18-dir", type=Path, default=HC18_DIR, help="original HC18 folder (PNGs, annotations, CSV)")
     p.add_argument("--score-section", default="test", choices=["test", "validation", "training"])
     p.add_argument("--max-score", type=int, default=0, help="first N images of the section only")
     p.add_argument("--threads", type=int, default=2, help="torch threads for scoring")

@@ -39,7 +39,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from cranialseg.benchmarking import (
+from benchmarking import (
     RESULTS_DIR,
     PeakRSS,
     count_flops,
@@ -53,6 +53,7 @@ from cranialseg.benchmarking import (
     time_call,
     write_results,
 )
+from update_benchmark_tables import render_inference
 
 __all__ = ["main", "bundle_settings", "ct_volume", "us_frame"]
 
@@ -494,7 +495,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         write_results(args.out, _payload(args, machine, peak, cases, [], not_run + ["(partial: run in progress)"], t0))
     dicom = [] if args.no_dicom else dicom_read(args, ct)
     payload = _payload(args, machine, peak, cases, dicom, not_run, t0)
-    return publish_results(args.out, payload, "render_inference")
+    return publish_results(args.out, payload, render_inference)
 
 
 if __name__ == "__main__":

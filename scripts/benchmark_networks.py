@@ -13,8 +13,9 @@ first channel count), on a 2D batch ``4x1x256x256`` (3 classes, the ultrasound t
   forward exceeds ``--max-forward-s`` keeps that single timing (``"status": "partial"``).
 
 Results: one JSON file (``benchmarks/results/networks_cpu.json`` by default) with the machine block of
-:func:`cranialseg.benchmarking.machine_info`, the rows and the goal checks (ours <= 1.3x MONAI ``UNet`` latency;
-ONNX Runtime >= 2x eager); ``scripts/update_benchmark_tables.py`` turns it into the README table.
+:func:`benchmarking.machine_info` (``scripts/benchmarking.py``), the rows and the goal checks (ours <= 1.3x MONAI
+``UNet`` latency; ONNX Runtime >= 2x eager); ``scripts/update_benchmark_tables.py`` turns it into the table in
+``benchmarks/README.md``.
 
 Example:
     python scripts/benchmark_networks.py --threads 2
@@ -34,7 +35,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import torch
 
-from cranialseg.benchmarking import (
+from benchmarking import (
     RESULTS_DIR,
     PeakRSS,
     count_flops,
@@ -45,6 +46,7 @@ from cranialseg.benchmarking import (
     publish_results,
     time_call,
 )
+from update_benchmark_tables import render_networks
 
 __all__ = ["main", "model_specs", "estimate_attention_gb"]
 
@@ -458,7 +460,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         "wall_s": None,
     }
     payload["wall_s"] = round(time.perf_counter() - t0, 1)
-    return publish_results(args.out, payload, "render_networks")
+    return publish_results(args.out, payload, render_networks)
 
 
 if __name__ == "__main__":

@@ -37,14 +37,16 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from cranialseg.benchmarking import (
+from benchmarking import (
     RESULTS_DIR,
+    bundle_workflow,
     count_parameters,
     lean_input_stride,
     load_average,
     machine_info,
     publish_results,
 )
+from update_benchmark_tables import render_phantoms, render_phantoms_side_by_side
 
 __all__ = [
     "main",
@@ -76,12 +78,11 @@ def _all_in_test(datalist: Path) -> Path:
 
 def evaluate_bundle(task: str, datalist: Path, output_dir: Path, overrides: Optional[Dict[str, Any]] = None) -> dict:
     """Run ``bundle/<task bundle>/configs/{train,evaluate}.json`` on ``datalist``'s ``test`` cases; the summary."""
-    from monai.bundle import ConfigWorkflow
 
-    configs = ROOT / "bundle" / BUNDLES[task] / "configs"
-    workflow = ConfigWorkflow(
-        config_file=[str(configs / "train.json"), str(configs / "evaluate.json")],
-        meta_file=str(configs / "metadata.json"),
+    workflow = bundle_workflow(
+        ROOT / "bundle" / BUNDLES[task],
+        "train.json",
+        "evaluate.json",
         logging_file=False,
         run_id="run",
         datalist_file=str(datalist),
@@ -188,18 +189,15 @@ def real_normal_ct_check(series: Path, workdir: Path, overrides: Optional[Dict[s
     haemorrhage, image-level probabilities and whether the goal (< :data:`REAL_NORMAL_MAX_ML` mL) is met."""
     import shutil
 
-    from monai.bundle import ConfigWorkflow
-
     t0 = time.perf_counter()
     inputs = workdir / "real_normal_ct" / "in" / series.name
     inputs.mkdir(parents=True, exist_ok=True)
     for f in sorted(series.glob("*.dcm")):
         shutil.copy(f, inputs / f.name)
     out = workdir / "real_normal_ct" / "out"
-    configs = ROOT / "bundle" / BUNDLES["ct"] / "configs"
-    workflow = ConfigWorkflow(
-        config_file=str(configs / "inference.json"),
-        meta_file=str(configs / "metadata.json"),
+    workflow = bundle_workflow(
+        ROOT / "bundle" / BUNDLES["ct"],
+        "inference.json",
         logging_file=False,
         run_id="run",
         input_dir=str(inputs.parent),
@@ -261,13 +259,11 @@ def side_by_side_overrides(task: str) -> Dict[str, Dict[str, Any]]:
 def train_bundle(task: str, datalist: Path, out_dir: Path, epochs: int, overrides: Dict[str, Any]) -> Dict[str, Any]:
     """The bundle's ``train.json`` on ``datalist`` with ``overrides`` for ``epochs`` epochs into ``out_dir/models``;
     parameters, wall time and the best validation Dice."""
-    from monai.bundle import ConfigWorkflow
 
-    configs = ROOT / "bundle" / BUNDLES[task] / "configs"
     handlers = [h for h in _train_config(task)["train"]["handlers"] if "ProgressBar" not in h.get("_target_", "")]
-    workflow = ConfigWorkflow(
-        config_file=str(configs / "train.json"),
-        meta_file=str(configs / "metadata.json"),
+    workflow = bundle_workflow(
+        ROOT / "bundle" / BUNDLES[task],
+        "train.json",
         logging_file=False,
         workflow_type="train",
         datalist_file=str(datalist),
@@ -432,7 +428,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     }
     if side and args.merge and Path(args.out).is_file():
         payload = merge_rows(json.loads(Path(args.out).read_text(encoding="utf-8")), payload)
-    return publish_results(args.out, payload, "render_phantoms_side_by_side" if side else "render_phantoms")
+    return publish_results(args.out, payload, render_phantoms_side_by_side if side else render_phantoms)
 
 
 if __name__ == "__main__":

@@ -39,23 +39,22 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from cranialseg.benchmarking import (
+from benchmarking import (
+    HC18_ANCHORS,
+    HC18_DIR,
     RESULTS_DIR,
+    bundle_workflow,
     count_parameters,
     load_average,
     machine_info,
     publish_results,
 )
+from update_benchmark_tables import render_quality
 
 __all__ = ["main", "network_defs", "ellipse_circumference_mm", "score_case"]
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "bundle" / "cranial_us_ventricle_segmentation"
-HC18 = ROOT.parent / "shared" / "data" / "hc18_fetal_head_us"
-ANCHORS = (
-    "HC18 challenge (van den Heuvel et al., PLoS ONE 2018; full-resolution images, large budgets): Dice about "
-    "0.97-0.98, HC mean absolute difference about 1.7-2.5 mm."
-)
 _STEM = re.compile(r"(\d{3}_\d?HC)")
 
 
@@ -187,8 +186,6 @@ def train_one(name: str, net_def: dict, seed: int, args: argparse.Namespace, out
     """One bundle training run with the overrides, then the validation scores."""
     import json
 
-    from monai.bundle import ConfigWorkflow
-
     datalist = Path(args.datalist).resolve()
     lists = json.loads(datalist.read_text(encoding="utf-8"))
     train_items = lists["training"][: args.max_train] if args.max_train else lists["training"]
@@ -218,13 +215,7 @@ def train_one(name: str, net_def: dict, seed: int, args: argparse.Namespace, out
     if args.quiet:
         overrides["train#handlers"] = [h for h in _base_handlers() if "ProgressBar" not in h.get("_target_", "")]
     row: Dict[str, Any] = {"seed": seed}
-    wf = ConfigWorkflow(
-        config_file=str(BUNDLE / "configs" / "train.json"),
-        meta_file=str(BUNDLE / "configs" / "metadata.json"),
-        logging_file=None,
-        workflow_type="train",
-        **overrides,
-    )
+    wf = bundle_workflow(BUNDLE, "train.json", workflow_type="train", **overrides)
     t0 = time.perf_counter()
     wf.initialize()
     torch.manual_seed(seed)
@@ -263,7 +254,7 @@ def aggregate(runs: List[dict]) -> Dict[str, Any]:
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--datalist", type=Path, required=True, help="prepared HC18 datalist (scripts/prepare_hc18.py)")
-    p.add_argument("--hc18-dir", type=Path, default=HC18, help="raw HC18 folder (CSV, original PNG sizes)")
+    p.add_argument("--hc18-dir", type=Path, default=HC18_DIR, help="raw HC18 folder (CSV, original PNG sizes)")
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "quality_hc18_cpu.json")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--networks", nargs="+", default=None, help="names (substrings) from network_defs()")
@@ -342,12 +333,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         "recipe_summary": recipe,
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "out"},
         "budget": {"epochs": args.epochs, "budget_minutes": args.budget_minutes, "seeds": list(args.seeds)},
-        "anchors": ANCHORS,
+        "anchors": HC18_ANCHORS,
         "rows": rows,
         "not_run": not_run,
         "wall_s": round(time.perf_counter() - t_start, 1),
     }
-    return publish_results(args.out, payload, "render_quality")
+    return publish_results(args.out, payload, render_quality)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import torch
 
-from cranialseg.benchmarking import (
+from benchmarking import (
     RESULTS_DIR,
     PeakRSS,
     count_flops,
@@ -48,8 +48,8 @@ from cranialseg.benchmarking import (
     machine_info,
     publish_results,
     time_call,
-    write_results,
 )
+from update_benchmark_tables import render_bundle_networks, render_training
 
 __all__ = ["compare_bundles", "main", "train_network_def"]
 
@@ -318,41 +318,7 @@ def compare_bundles(args: argparse.Namespace) -> Dict[str, Any]:
         "not_run": ["GPU with AMP: no GPU on this machine"],
         "wall_s": round(time.perf_counter() - t0, 1),
     }
-    write_results(args.out, payload)
-    print(render_comparison(payload))
-    print(f"wrote {args.out}")
-    return payload
-
-
-def render_comparison(payload: Dict[str, Any]) -> str:
-    """Markdown table of a ``--compare-bundles`` result: ratios to MONAI UNet (num_res_units 1 / 2)."""
-    lines = [
-        "| bundle network | input | preset | params | kFLOP/voxel | step s | step / UNet nru1 | step / UNet nru2 "
-        "| forward s | forward / UNet nru1 | forward / UNet nru2 |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for r in payload["rows"]:
-        if r.get("status") != "ok":
-            lines.append(f"| {r['bundle']} | {'x'.join(map(str, r['input_shape']))} | error: {r.get('reason')} |")
-            continue
-        names = [k for k in r["params"] if not k.startswith("monai_unet")] + ["monai_unet_nru1", "monai_unet_nru2"]
-        for name in names:
-            cells = [r["bundle"], "x".join(map(str, r["input_shape"])), name, f"{r['params'][name]:,}",
-                     r["kflop_per_voxel"][name], r["step_median_s"][name]]  # fmt: skip
-            for kind in ("step", "forward"):
-                if kind == "forward":
-                    cells.append(r["forward_median_s"][name])
-                for ref in ("monai_unet_nru1", "monai_unet_nru2"):
-                    ratio = r[f"{kind}_ratio"].get(f"{name}/{ref}")
-                    cells.append(f"{ratio['median']:.2f}" if ratio else "1" if name == ref else "–")
-            lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    m = payload["machine"]
-    lines.append("")
-    lines.append(
-        f"_{m['date_utc']}, {m['cpu']}, {m['torch_threads']} torch thread(s), load average start {m['load_average']} "
-        f"/ end {payload['load_average_end']}, commit {m['git_commit']}; medians of per-round ratios._"
-    )
-    return "\n".join(lines)
+    return publish_results(args.out, payload, render_bundle_networks)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -425,7 +391,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         "not_run": ["GPU with AMP: no GPU on this machine"],
     }
     payload["wall_s"] = round(time.perf_counter() - t0, 1)
-    return publish_results(args.out, payload, "render_training")
+    return publish_results(args.out, payload, render_training)
 
 
 if __name__ == "__main__":

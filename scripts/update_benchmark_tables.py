@@ -1,9 +1,10 @@
 """Regenerate the benchmark tables (markdown) from the JSON results and write them into ``benchmarks/README.md``.
 
-Reads ``benchmarks/results/{networks,inference,inference_us,training,quality_hc18,quality_phantoms}_cpu.json``
-(whichever exist), renders one table per file with its date, machine, threads and load average, replaces the
-block between ``<!-- BEGIN GENERATED TABLES -->`` and ``<!-- END GENERATED TABLES -->`` in ``benchmarks/README.md``
-(the text around it is kept; the markers are added when missing) and prints the tables, to paste into README.
+Reads the files of :data:`RENDERERS` under ``benchmarks/results/`` (whichever exist), renders each with its date,
+machine, threads and load average, and replaces the block between ``<!-- BEGIN GENERATED TABLES -->`` and
+``<!-- END GENERATED TABLES -->`` in ``benchmarks/README.md`` (the text around it is kept; the markers are added when
+missing); README.md only links there. Tables are pandas ``DataFrame.to_markdown`` (the ``bench`` extra: pandas,
+tabulate); the benchmark scripts print theirs through the same ``render_*`` functions.
 
 Example:
     python scripts/update_benchmark_tables.py
@@ -14,16 +15,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence, Union
+
+from cranialseg.utils.atomic import atomic_write
 
 __all__ = [
     "main",
     "render_all",
-    "render_phantoms_side_by_side",
+    "render_bundle_networks",
+    "render_hc18",
     "render_inference",
     "render_networks",
     "render_phantoms",
+    "render_phantoms_side_by_side",
     "render_quality",
     "render_training",
     "replace_block",
@@ -31,10 +37,16 @@ __all__ = [
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- BEGIN GENERATED TABLES -->", "<!-- END GENERATED TABLES -->"
+TASK_NAMES = {"ct": "3D head CT", "us": "2D cranial ultrasound"}
+UNITS = {"ml": "mL", "mm2": "mm²"}
+
+#: A column: a dotted key of the row (``"latency.median_s"``) or a function of the row.
+Column = Union[str, Callable[[Dict[str, Any]], Any]]
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
-    if v is None:
+    """One cell: 3 significant digits, thousands separators, ``–`` for missing, yes/no for booleans."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
     if isinstance(v, bool):
         return "yes" if v else "no"
@@ -45,10 +57,14 @@ def _fmt(v: Any, digits: int = 3) -> str:
     return str(v)
 
 
-def _table(header: Sequence[str], rows: List[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    lines += ["| " + " | ".join(_fmt(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines)
+def _table(rows: Sequence[Dict[str, Any]], columns: Dict[str, Column]) -> str:
+    """Markdown table of ``rows`` (one line each) with ``columns`` (header -> dotted key or function of the row)."""
+    import pandas as pd
+
+    flat = pd.json_normalize(list(rows)).astype(object)
+    missing = [None] * len(rows)
+    data = {h: [c(r) for r in rows] if callable(c) else flat.get(c, missing) for h, c in columns.items()}
+    return pd.DataFrame(data).map(_fmt).to_markdown(index=False, disable_numparse=True)
 
 
 def _machine_line(payload: Dict[str, Any]) -> str:
@@ -62,8 +78,9 @@ def _machine_line(payload: Dict[str, Any]) -> str:
     )
 
 
-def _latency(r: Dict[str, Any]) -> Any:
-    return (r.get("latency") or {}).get("median_s")
+def _peak_line(payload: Dict[str, Any]) -> str:
+    peak = payload.get("matmul_peak", {})
+    return f"Measured fp32 matmul peak: {peak.get('median_gflops')} GFLOP/s (n={peak.get('n')})."
 
 
 def _status(r: Dict[str, Any]) -> str:
@@ -71,99 +88,87 @@ def _status(r: Dict[str, Any]) -> str:
     return s if s == "ok" else f"{s}: {r.get('reason', '')}"
 
 
+def _shape(key: str) -> Callable[[Dict[str, Any]], str]:
+    return lambda r: "x".join(str(s) for s in r[key])
+
+
+def _not_run(payload: Dict[str, Any]) -> list:
+    return ["", "Not run: " + "; ".join(payload["not_run"])] if payload.get("not_run") else []
+
+
 def render_networks(payload: Dict[str, Any]) -> str:
     """Table of ``benchmark_networks.py`` results: one row per network and backend, then the goal checks."""
     out = ["### Networks: parameters, FLOPs, CPU forward latency and memory", "", _machine_line(payload), ""]
-    peak = payload.get("matmul_peak", {})
-    out.append(f"Measured fp32 matmul peak: {peak.get('median_gflops')} GFLOP/s (n={peak.get('n')}).")
+    out.append(_peak_line(payload))
+    columns: Dict[str, Column] = {"network": "name", "backend": "backend", "params": "params", "GFLOPs": "gflops"}
+    columns.update({"median s": "latency.median_s", "min s": "latency.min_s", "peak MB": "peak_rss_delta_mb"})
     for dims in sorted({r["spatial_dims"] for r in payload["rows"]}):
         rows = [r for r in payload["rows"] if r["spatial_dims"] == dims]
-        shape = "x".join(str(s) for s in rows[0]["input_shape"])
-        out += ["", f"**{dims}D, input {shape}**", ""]
-        body = [
-            [
-                r["name"],
-                r["backend"],
-                r["params"],
-                r["gflops"],
-                _latency(r),
-                (r.get("latency") or {}).get("min_s"),
-                r.get("peak_rss_delta_mb"),
-                _status(r),
-            ]
-            for r in rows
-        ]
-        header = ["network", "backend", "params", "GFLOPs", "median s", "min s", "peak MB", "status"]
-        out.append(_table(header, body))
+        out += ["", f"**{dims}D, input {_shape('input_shape')(rows[0])}**", ""]
+        out.append(_table(rows, {**columns, "status": _status}))
     if payload.get("goals"):
-        out += ["", "Goals:", ""]
-        body = [
-            [f"{g['spatial_dims']}D", g["goal"], g["value"], g.get("value_from_min_times"), g["met"]]
-            for g in payload["goals"]
-        ]
-        out.append(_table(["dims", "goal", "value (medians)", "value (min times)", "met (medians)"], body))
+        goals = {"dims": lambda g: f"{g['spatial_dims']}D", "goal": "goal", "value (medians)": "value"}
+        goals.update({"value (min times)": "value_from_min_times", "met (medians)": "met"})
+        out += ["", "Goals:", "", _table(payload["goals"], goals)]
     return "\n".join(out)
 
 
 def render_inference(payload: Dict[str, Any]) -> str:
     """Table of ``benchmark_inference.py`` results: one row per case, path and sliding-window setting."""
-    out = ["### Sliding-window inference (CPU)", "", _machine_line(payload), ""]
-    peak = payload.get("matmul_peak", {})
-    out.append(f"Measured fp32 matmul peak: {peak.get('median_gflops')} GFLOP/s (n={peak.get('n')}).")
+    out = ["### Sliding-window inference (CPU)", "", _machine_line(payload), "", _peak_line(payload)]
+    columns: Dict[str, Column] = {"path": "path", "overlap": "overlap", "sw batch": "sw_batch_size"}
+    columns.update({"median s": "latency.median_s", "Mvox/s": "mvoxels_per_s", "peak MB": "peak_rss_delta_mb"})
+    columns.update({"FLOP/voxel": "flops_per_voxel", "of peak": "fraction_of_matmul_peak", "status": _status})
     for case in payload.get("cases", []):
         out += ["", f"**{case['name']}** ({case.get('source')}, shape {case.get('shape')}, ROI {case.get('roi')})", ""]
-        body = [
-            [
-                r["path"],
-                r.get("overlap"),
-                r.get("sw_batch_size"),
-                _latency(r),
-                r.get("mvoxels_per_s"),
-                r.get("peak_rss_delta_mb"),
-                r.get("flops_per_voxel"),
-                r.get("fraction_of_matmul_peak"),
-                _status(r),
-            ]
-            for r in case["rows"]
-        ]
-        header = ["path", "overlap", "sw batch", "median s", "Mvox/s", "peak MB", "FLOP/voxel", "of peak", "status"]
-        out.append(_table(header, body))
+        out.append(_table(case["rows"], columns))
     for d in payload.get("dicom_read") or []:
         out += [
             "",
             f"DICOM folder read with `cranialseg.io.load_image` ({d.get('source')}, {d.get('files')} files -> "
-            f"{d.get('shape')}): {_fmt(_latency(d))} s median, +{_fmt(d.get('peak_rss_delta_mb'))} MB, {_status(d)}.",
+            f"{d.get('shape')}): {_fmt((d.get('latency') or {}).get('median_s'))} s median, "
+            f"+{_fmt(d.get('peak_rss_delta_mb'))} MB, {_status(d)}.",
         ]
-    if payload.get("not_run"):
-        out += ["", "Not run: " + "; ".join(payload["not_run"])]
+    out += _not_run(payload)
     if payload.get("goals"):
-        out += ["", "Goals:", ""]
-        body = [[g["goal"], g["value"], g["met"]] for g in payload["goals"]]
-        out.append(_table(["goal", "value", "met"], body))
+        out += ["", "Goals:", "", _table(payload["goals"], {"goal": "goal", "value": "value", "met": "met"})]
     return "\n".join(out)
 
 
 def render_training(payload: Dict[str, Any]) -> str:
     """Table of ``benchmark_training.py`` results: samples/s and peak memory per training step."""
-    out = ["### Training step throughput (CPU)", "", _machine_line(payload), ""]
-    body = [
-        [
-            f"{r['spatial_dims']}D",
-            r["name"],
-            "x".join(str(s) for s in r["input_shape"]),
-            r["params"],
-            _latency(r),
-            r.get("samples_per_s"),
-            r.get("peak_rss_delta_mb"),
-            _status(r),
-        ]
-        for r in payload["rows"]
-    ]
-    header = ["dims", "network", "batch", "params", "median s/step", "samples/s", "peak MB", "status"]
-    out.append(_table(header, body))
-    if payload.get("not_run"):
-        out += ["", "Not run: " + "; ".join(payload["not_run"])]
-    return "\n".join(out)
+    columns: Dict[str, Column] = {"dims": lambda r: f"{r['spatial_dims']}D", "network": "name"}
+    columns.update({"batch": _shape("input_shape"), "params": "params", "median s/step": "latency.median_s"})
+    columns.update({"samples/s": "samples_per_s", "peak MB": "peak_rss_delta_mb", "status": _status})
+    out = ["### Training step throughput (CPU)", "", _machine_line(payload), "", _table(payload["rows"], columns)]
+    return "\n".join(out + _not_run(payload))
+
+
+def render_bundle_networks(payload: Dict[str, Any]) -> str:
+    """Table of ``benchmark_training.py --compare-bundles``: each bundle network's cost over MONAI UNet (nru 1 / 2)."""
+    refs = {"monai_unet_nru1": "UNet nru1", "monai_unet_nru2": "UNet nru2"}
+    rows = []
+    for r in payload["rows"]:
+        row = {"bundle network": r["bundle"], "input": "x".join(map(str, r["input_shape"]))}
+        if r.get("status") != "ok":
+            rows.append({**row, "preset": f"error: {r.get('reason')}"})
+            continue
+        for name in [k for k in r["params"] if not k.startswith("monai_unet")] + list(refs):
+            cells = {"preset": name, "params": r["params"][name], "kFLOP/voxel": r["kflop_per_voxel"][name]}
+            for kind in ("step", "forward"):
+                cells[f"{kind} s"] = r[f"{kind}_median_s"][name]
+                for ref, label in refs.items():
+                    ratio = r[f"{kind}_ratio"].get(f"{name}/{ref}")
+                    cells[f"{kind} / {label}"] = f"{ratio['median']:.2f}" if ratio else "1" if name == ref else "–"
+            rows.append({**row, **cells})
+    headers = ["bundle network", "input", "preset", "params", "kFLOP/voxel", "step s", "step / UNet nru1"]
+    headers += ["step / UNet nru2", "forward s", "forward / UNet nru1", "forward / UNet nru2"]
+    m = payload["machine"]
+    footer = (
+        f"_{m['date_utc']}, {m['cpu']}, {m['torch_threads']} torch thread(s), load average start {m['load_average']} "
+        f"/ end {payload['load_average_end']}, commit {m['git_commit']}; medians of per-round ratios._"
+    )
+    return "\n".join([_table(rows, {h: h for h in headers}), "", footer])
 
 
 def _mean_sd(metrics: Dict[str, Any], key: str) -> Any:
@@ -175,30 +180,38 @@ def _mean_sd(metrics: Dict[str, Any], key: str) -> Any:
 def render_quality(payload: Dict[str, Any]) -> str:
     """Table of ``benchmark_quality.py`` results: validation Dice / IoU / HD95 / HC error per network."""
     out = ["### Segmentation quality on HC18 (real fetal-head ultrasound)", "", _machine_line(payload), ""]
-    out.append(f"Recipe and budget: {payload.get('recipe_summary', '?')}")
-    out.append("")
-    body = []
-    for r in payload.get("rows", []):
-        m = r.get("metrics") or {}
-        body.append(
-            [
-                r["name"],
-                r.get("params"),
-                len(r.get("seeds_run", [])),
-                *(_mean_sd(m, key) for key in ("dice", "iou", "hd95_mm", "hc_abs_error_mm")),
-                r.get("train_s"),
-                _status(r),
-            ]
-        )
-    header = ["network", "params", "seeds", "Dice", "IoU", "HD95 mm", "HC abs err mm", "train s", "status"]
-    out.append("Metrics: mean ± sd over seeds (sd shown with more than one seed).")
-    out.append("")
-    out.append(_table(header, body))
+    out += [f"Recipe and budget: {payload.get('recipe_summary', '?')}", ""]
+    columns: Dict[str, Column] = {"network": "name", "params": "params", "seeds": lambda r: len(r.get("seeds_run", []))}
+    for header, key in (("Dice", "dice"), ("IoU", "iou"), ("HD95 mm", "hd95_mm"), ("HC abs err mm", "hc_abs_error_mm")):
+        columns[header] = lambda r, key=key: _mean_sd(r.get("metrics") or {}, key)
+    columns.update({"train s": "train_s", "status": _status})
+    out += ["Metrics: mean ± sd over seeds (sd shown with more than one seed).", ""]
+    out.append(_table(payload.get("rows", []), columns))
     if payload.get("anchors"):
         out += ["", "Anchors: " + payload["anchors"]]
-    if payload.get("not_run"):
-        out += ["", "Not run: " + "; ".join(payload["not_run"])]
-    return "\n".join(out)
+    return "\n".join(out + _not_run(payload))
+
+
+def render_hc18(payload: Dict[str, Any]) -> str:
+    """Table of ``benchmark_hc18.py --score-only``: test-subject Dice, HD, HC difference and speed per network."""
+
+    def stat(key: str, digits: int = 3) -> Callable[[Dict[str, Any]], str]:
+        def cell(r: Dict[str, Any]) -> Optional[str]:
+            if "summary" not in r:  # not run: the reason in the first metric's column
+                return f"{r.get('status')}: {r.get('reason')}" if key == "dice" else None
+            s = r["summary"].get(key)
+            if not s or s.get("mean") is None:
+                return "-"
+            return f"{s['mean']:.{digits}f}" + (f" ± {s['sd']:.{digits}f}" if s.get("sd") is not None else "")
+
+        return cell
+
+    columns: Dict[str, Column] = {"network": "name", "params": lambda r: r.get("params") or "-"}
+    columns["epochs"] = lambda r: r.get("epochs_run") or r.get("epochs") or "-"
+    columns.update({"train min": lambda r: r.get("train_minutes") or "-", "Dice": stat("dice")})
+    columns.update({"HD mm": stat("hd_mm", 2), "HC abs diff mm": stat("hc_abs_diff_mm", 2)})
+    columns.update({"HC diff mm": stat("hc_diff_mm", 2), "ms/image": "inference_ms_per_image"})
+    return _table(payload["rows"], columns)
 
 
 def _rates(d: Optional[Dict[str, Any]]) -> str:
@@ -208,37 +221,26 @@ def _rates(d: Optional[Dict[str, Any]]) -> str:
     return text + (f" (AUC {_fmt(d['roc_auc'])})" if d.get("roc_auc") is not None else "")
 
 
+def _volume_error(c: Dict[str, Any]) -> Optional[str]:
+    unit = UNITS.get(c.get("volume_unit") or "", c.get("volume_unit") or "")
+    return None if c.get("mean_abs_volume_error") is None else f"{_fmt(c['mean_abs_volume_error'])} {unit}"
+
+
 def render_phantoms(payload: Dict[str, Any]) -> str:
     """Tables of ``benchmark_phantoms.py`` results: shipped weights on unseen phantoms, per class, vs thresholds."""
     out = ["### Segmentation quality on unseen demo phantoms (shipped weights)", "", _machine_line(payload)]
-    names = {"ct": "3D head CT", "us": "2D cranial ultrasound"}
+    columns: Dict[str, Column] = {"class": "name", "cases with it": "cases_with_class", "Dice": "dice", "IoU": "iou"}
+    columns.update({"HD95 mm": "hd95_mm", "ASD mm": "asd_mm", "abs volume error": _volume_error})
+    columns["threshold Dice"] = "threshold_baseline_dice"
+    columns["detection sens / spec"] = lambda c: _rates(c.get("detection_head") or c.get("detection_mask"))
     for task, r in payload.get("tasks", {}).items():
         out += [
             "",
-            f"**{names.get(task, task)}** (`{r['bundle']}`, {r['num_cases']} phantoms, seed {r['seed']}, "
+            f"**{TASK_NAMES.get(task, task)}** (`{r['bundle']}`, {r['num_cases']} phantoms, seed {r['seed']}, "
             f"mean foreground Dice {_fmt(r.get('mean_dice'))}; {r.get('wall_s')} s)",
             "",
+            _table([{"name": name, **c} for name, c in r["per_class"].items()], columns),
         ]
-        body = []
-        for name, c in r["per_class"].items():
-            unit = {"ml": "mL", "mm2": "mm²"}.get(c.get("volume_unit") or "", c.get("volume_unit") or "")
-            volume = None if c.get("mean_abs_volume_error") is None else f"{_fmt(c['mean_abs_volume_error'])} {unit}"
-            detection = c.get("detection_head") or c.get("detection_mask")
-            body.append(
-                [
-                    name,
-                    c.get("cases_with_class"),
-                    c.get("dice"),
-                    c.get("iou"),
-                    c.get("hd95_mm"),
-                    c.get("asd_mm"),
-                    volume,
-                    c.get("threshold_baseline_dice"),
-                    _rates(detection),
-                ]
-            )
-        header = ["class", "cases with it", "Dice", "IoU", "HD95 mm", "ASD mm", "abs volume error", "threshold Dice"]
-        out.append(_table(header + ["detection sens / spec"], body))
         det, mask = r.get("detection") or {}, r.get("detection_from_mask") or {}
         if det:
             out += [
@@ -265,48 +267,48 @@ def render_phantoms(payload: Dict[str, Any]) -> str:
 def render_phantoms_side_by_side(payload: Dict[str, Any]) -> str:
     """Tables of ``benchmark_phantoms.py --side-by-side``: ours and MONAI's networks trained with one recipe."""
     out = ["### Demo phantoms: ours and MONAI's networks trained side by side", "", _machine_line(payload)]
-    names = {"ct": "3D head CT", "us": "2D cranial ultrasound"}
+
+    def ok(value: Callable[[Dict[str, Any]], Any]) -> Callable[[Dict[str, Any]], Any]:
+        return lambda r: value(r) if r.get("status") == "ok" else None
+
+    def class_cell(name: str) -> Callable[[Dict[str, Any]], Any]:
+        def cell(r: Dict[str, Any]) -> Any:
+            if "baseline" in r:
+                return r["baseline"].get(name, r["baseline"].get(name.split("_")[0]))
+            c = r["per_class"].get(name, {}) if r.get("status") == "ok" else None
+            return None if c is None else f"{_fmt(c.get('dice'))} ({_fmt(c.get('mean_abs_volume_error'))})"
+
+        return cell
+
+    def detection(r: Dict[str, Any]) -> str:
+        det = r.get("detection") or {}
+        return f"{_rates(det)} ({det.get('source', '-')})" if det else "-"
+
     for task, r in payload.get("tasks", {}).items():
-        classes = list(next((row["per_class"] for row in r["rows"] if row.get("per_class")), {}))
-        units = {"ml": "mL", "mm2": "mm²"}
-        unit = next(
-            (units.get(c.get("volume_unit"), c.get("volume_unit")) for row in r["rows"] if row.get("per_class")
-             for c in row["per_class"].values() if c.get("volume_unit")), "",
-        )  # fmt: skip
+        scored = [row["per_class"] for row in r["rows"] if row.get("per_class")]
+        classes = list(scored[0]) if scored else []
+        unit = next((UNITS.get(c["volume_unit"], c["volume_unit"]) for pc in scored for c in pc.values()
+                     if c.get("volume_unit")), "")  # fmt: skip
         out += [
             "",
-            f"**{names.get(task, task)}** (`{r['bundle']}`): {r['recipe']}; scored on {r['num_cases']} unseen "
+            f"**{TASK_NAMES.get(task, task)}** (`{r['bundle']}`): {r['recipe']}; scored on {r['num_cases']} unseen "
             f"phantoms (seed {r['seed']}). Per class: Dice (mean abs volume error, {unit}).",
             "",
         ]
-        body = []
-        for row in r["rows"]:
-            if row.get("status") != "ok":
-                body.append([row["name"], row.get("params"), None, None, None] + [None] * len(classes) + [None])
-                continue
-            cells = [
-                f"{_fmt(c.get('dice'))} ({_fmt(c.get('mean_abs_volume_error'))})"
-                for c in (row["per_class"].get(name, {}) for name in classes)
-            ]
-            det = row.get("detection") or {}
-            body.append(
-                [row["name"], row["params"], round(row["train_s"] / 60, 1), row.get("best_val_dice"), row["mean_dice"]]
-                + cells
-                + [f"{_rates(det)} ({det.get('source', '-')})" if det else "-"]
-            )
-        base = r.get("threshold_baseline") or {}
-        body.append(
-            ["threshold baseline", None, None, None, None]
-            + [_fmt(base.get(name, base.get(name.split("_")[0]))) for name in classes]
-            + [None]
-        )
-        header = ["network", "params", "train min", "best val Dice", "unseen mean Dice"] + classes
-        out.append(_table(header + ["any lesion sens / spec"], body))
+        columns: Dict[str, Column] = {"network": "name", "params": "params"}
+        columns["train min"] = ok(lambda row: round(row["train_s"] / 60, 1))
+        columns["best val Dice"] = ok(lambda row: row.get("best_val_dice"))
+        columns["unseen mean Dice"] = ok(lambda row: row["mean_dice"])
+        columns.update({name: class_cell(name) for name in classes})
+        columns["any lesion sens / spec"] = ok(detection)
+        baseline = {"name": "threshold baseline", "baseline": r.get("threshold_baseline") or {}}
+        out.append(_table(r["rows"] + [baseline], columns))
     if payload.get("notes"):
         out += ["", " ".join(payload["notes"])]
     return "\n".join(out)
 
 
+#: Result file name -> its renderer, in the order of the tables in ``benchmarks/README.md``.
 RENDERERS: Dict[str, Callable[[Dict[str, Any]], str]] = {
     "networks_cpu.json": render_networks,
     "inference_cpu.json": render_inference,
@@ -338,34 +340,14 @@ def replace_block(text: str, block: str) -> str:
     return f"{text}{sep}\n{BEGIN}\n{block}\n{END}\n"
 
 
-_README_HEAD = """# Benchmarks
-
-Reproducible figures for cranialseg: network cost, sliding-window inference, training throughput and
-segmentation quality on real ultrasound (HC18) and on unseen demo phantoms. Each script writes a JSON file under
-`results/` (with date, machine, load average and library versions); `python scripts/update_benchmark_tables.py`
-regenerates the tables below from them. Nothing here runs in the test suite (one smoke test per script runs a
-tiny setting).
-
-```bash
-python scripts/benchmark_networks.py     # params, FLOPs, latency, memory; eager vs TorchScript vs ONNX Runtime
-python scripts/benchmark_inference.py    # sliding-window inference on a 512x512x40 CT volume and a US frame
-python scripts/benchmark_training.py     # training samples/s and peak memory
-python scripts/benchmark_quality.py      # HC18 quality, one recipe for every network (bundle train.json)
-python scripts/benchmark_phantoms.py     # shipped weights on unseen demo phantoms, per class, vs thresholds
-python scripts/update_benchmark_tables.py
-```
-"""
-
-
 def main(argv: Optional[Sequence[str]] = None) -> str:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--results-dir", type=Path, default=ROOT / "benchmarks" / "results")
     p.add_argument("--readme", type=Path, default=ROOT / "benchmarks" / "README.md")
     args = p.parse_args(argv)
     block = render_all(args.results_dir)
-    text = args.readme.read_text(encoding="utf-8") if args.readme.is_file() else _README_HEAD
-    args.readme.parent.mkdir(parents=True, exist_ok=True)
-    args.readme.write_text(replace_block(text, block), encoding="utf-8")
+    text = args.readme.read_text(encoding="utf-8") if args.readme.is_file() else "# Benchmarks\n"
+    atomic_write(args.readme, lambda tmp: tmp.write_text(replace_block(text, block), encoding="utf-8"), overwrite=True)
     print(block)
     return block
 

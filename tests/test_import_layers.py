@@ -8,7 +8,7 @@ Layers, lowest first (README "Layout"):
    volumes, the metrics read label arrays);
 3. ``cranialseg.data``, ``cranialseg.losses``, ``cranialseg.inferers``, ``cranialseg.handlers``, ``cranialseg.engines``,
    ``cranialseg.demo``;
-4. ``cranialseg.label`` (MONAI Label) and ``cranialseg.benchmarking``; ``scripts/`` sit on top.
+4. ``cranialseg.label`` (MONAI Label); ``scripts/`` (benchmarks included) sit on top.
 
 Every import is checked, also the ones inside functions, so a lazy import cannot hide a cycle. A sub-package that no
 layer names fails the test, so a new one has to be placed.
@@ -36,7 +36,6 @@ LAYERS = {
     "engines": 3,
     "demo": 3,
     "label": 4,
-    "benchmarking": 4,
 }
 #: source folders of the import package (setup.cfg ``package_dir``): ``networks/`` and ``transforms/`` are top level
 ROOTS = {

@@ -10,7 +10,7 @@ import torch
 
 from cranialseg.demo.hc18 import prepare_hc18
 from cranialseg.metrics.ellipse import ramanujan_circumference
-from tests.scripts.test_benchmarks_smoke import load_script
+from tests.scripts.test_benchmarks_smoke import load_script, load_tables, table_rows
 from tests.scripts.test_prepare_hc18 import make_hc18_folder
 
 
@@ -61,4 +61,5 @@ def test_tiny_train_then_score(tmp_path):
         pixel = 0.1 + 0.01 * int(case["case"][:3])
         assert case["reference_hc_mm"] == pytest.approx(ramanujan_circumference(60.5, 38.5) * pixel, rel=1e-3)
     assert payload["split"]["by"] == "subject"
-    assert "| MONAI UNet |" in bench.render_markdown(payload)
+    (_, unet) = table_rows(load_tables().render_hc18(payload))
+    assert unet[0] == "MONAI UNet" and unet[4].startswith(f"{row['summary']['dice']['mean']:.3f}")

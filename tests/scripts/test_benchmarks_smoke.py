@@ -1,7 +1,8 @@
 """Smoke tests of the benchmark scripts: each runs on a tiny setting and writes valid JSON with sane values.
 
 Timings are never asserted (the machine is shared); the checks are on structure, counts, FLOPs and metrics that
-do not depend on speed.
+do not depend on speed. The tables need the ``bench`` extra (pandas, tabulate; part of ``test``): without it the
+table checks skip and the benchmarks still write their JSON.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import pkgutil
 import sys
 from pathlib import Path
 
@@ -16,9 +18,10 @@ import numpy as np
 import pytest
 import torch
 
-from cranialseg.benchmarking import PeakRSS, count_flops, machine_info, time_call
+import cranialseg
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ROOT / "scripts"
 
 
 def load_script(name: str):
@@ -31,6 +34,19 @@ def load_script(name: str):
     return module
 
 
+def load_tables():
+    """``scripts/update_benchmark_tables.py``, or skip when the ``bench`` extra (pandas, tabulate) is missing."""
+    for name in ("pandas", "tabulate"):
+        pytest.importorskip(name, reason=f"{name} missing: pip install -e '.[bench]' renders the benchmark tables")
+    return load_script("update_benchmark_tables")
+
+
+def table_rows(markdown: str) -> list:
+    """The cells (stripped) of every row of the markdown tables in ``markdown``, header rows included."""
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in markdown.splitlines()]
+    return [r for r, line in zip(rows, markdown.splitlines()) if line.startswith("|") and set("".join(r)) - set(":-")]
+
+
 def assert_machine_block(payload: dict) -> None:
     m = payload["machine"]
     assert m["date_utc"].endswith("Z") and len(m["date_utc"]) == 20
@@ -39,7 +55,23 @@ def assert_machine_block(payload: dict) -> None:
     assert m["load_average"] is None or len(m["load_average"]) == 3
 
 
+def test_package_holds_no_benchmark_code():
+    """Issue 18: the benchmark helpers live with the scripts; the installed package neither has nor loads them."""
+    modules = {m.name for m in pkgutil.walk_packages(cranialseg.__path__, "cranialseg.")}
+    assert "cranialseg.io.label_files" in modules and not any("benchmark" in m for m in modules)
+    loaders = ("benchmarking", "update_benchmark_tables", "spec_from_file_location")  # by name or by file path
+    sources = [p for p in Path(cranialseg.__file__).parent.rglob("*.py") if any(w in p.read_text() for w in loaders)]
+    assert sources == []
+
+
 def test_helpers_count_conv_flops_and_time():
+    helpers = load_script("benchmarking")
+    PeakRSS, count_flops, machine_info, time_call = (
+        helpers.PeakRSS,
+        helpers.count_flops,
+        helpers.machine_info,
+        helpers.time_call,
+    )
     net = torch.nn.Conv2d(1, 4, 3, padding=1, bias=False)
     assert count_flops(net, torch.rand(1, 1, 32, 32)) == 2 * 9 * 4 * 32 * 32
     calls = []
@@ -214,9 +246,11 @@ def test_benchmark_phantoms_tiny(tmp_path):
     for task in (ct, us):
         vent = task["per_class"]["ventricles"]
         assert 0.0 <= vent["dice"] <= 1.0 and 0.0 <= vent["threshold_baseline_dice"] <= 1.0
-    tables = load_script("update_benchmark_tables")
+    tables = load_tables()
     text = tables.render_phantoms(payload)
-    assert "| ventricles | " in text and "image_head" in text
+    ventricles = [r for r in table_rows(text) if r[0] == "ventricles"]  # CT's table first, then ultrasound's
+    assert [r[2] for r in ventricles] == [f"{t['per_class']['ventricles']['dice']:.3g}" for t in (ct, us)]
+    assert "image_head" in text
     assert "real_normal_ct" not in ct  # --tiny skips the real-scan check
     ct["real_normal_ct"] = {  # the row as real_normal_ct_check writes it
         "series": "head_ct_dicom_ge_tilt",
@@ -232,7 +266,7 @@ def test_benchmark_phantoms_tiny(tmp_path):
 
 
 def test_update_tables_roundtrip(tmp_path):
-    tables = load_script("update_benchmark_tables")
+    tables = load_tables()
     results = tmp_path / "results"
     results.mkdir()
     payload = {
@@ -259,7 +293,7 @@ def test_update_tables_roundtrip(tmp_path):
     block = tables.main(["--results-dir", str(results), "--readme", str(readme)])
     text = readme.read_text()
     assert "old" not in text and text.startswith("# Bench\n\nintro\n") and text.endswith("tail\n")
-    assert "| net | eager | 12 | 0.5 | 0.25 | 0.2 | 3 | ok |" in block and block in text
+    assert ["net", "eager", "12", "0.5", "0.25", "0.2", "3", "ok"] in table_rows(block) and block in text
 
 
 def test_benchmark_phantoms_side_by_side_tiny(tmp_path):
@@ -294,8 +328,10 @@ def test_benchmark_phantoms_side_by_side_tiny(tmp_path):
     assert names == ["ours dual_attention (bundle)", "MONAI UNet", "ours lean (input_stride=2)"]
     lean = merged["tasks"]["us"]["rows"][2]
     assert lean["params"] - us["rows"][0]["params"] == 16 * 16 * 4 + 16 + 2 * 16
-    text = load_script("update_benchmark_tables").render_phantoms_side_by_side(json.loads(out.read_text()))
-    assert "| MONAI UNet | 1,192,821 |" in text and "| threshold baseline |" in text and "ours lean" in text
+    text = load_tables().render_phantoms_side_by_side(json.loads(out.read_text()))
+    rows = table_rows(text)
+    assert ["MONAI UNet", "1,192,821"] in [r[:2] for r in rows] and "ours lean (input_stride=2)" in [r[0] for r in rows]
+    assert [r[:5] for r in rows if r[0] == "threshold baseline"] == [["threshold baseline"] + ["–"] * 4] * 2
 
 
 def test_benchmark_training_compare_bundles_tiny(tmp_path):
@@ -324,3 +360,41 @@ def test_benchmark_training_compare_bundles_tiny(tmp_path):
         ("monai_unet_nru1", 4),
         ("monai_unet_nru2", 4),
     }
+
+
+def test_committed_tables_match_the_results():
+    """``benchmarks/README.md`` carries exactly what the committed results render to (regenerate after a run)."""
+    tables = load_tables()
+    readme = (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")
+    assert tables.render_all(ROOT / "benchmarks" / "results") in readme
+
+
+def test_hc18_and_bundle_network_tables():
+    """The tables benchmark_hc18.py and benchmark_training.py --compare-bundles print, with a not-run row each."""
+    tables = load_tables()
+    summary = {"dice": {"mean": 0.95, "sd": 0.01}, "hd_mm": {"mean": 3.0, "sd": None}, "hc_abs_diff_mm": {"mean": 2.0}}
+    hc18 = {"rows": [
+        {"name": "MONAI UNet", "params": 1234, "epochs_run": 3, "train_minutes": 1.5, "inference_ms_per_image": 12.5,
+         "summary": {**summary, "hc_diff_mm": None}},
+        {"name": "MONAI SegResNet", "status": "not run", "reason": "no run.json"},
+    ]}  # fmt: skip
+    assert table_rows(tables.render_hc18(hc18))[1:] == [
+        ["MONAI UNet", "1,234", "3", "1.5", "0.950 ± 0.010", "3.00", "2.00", "-", "12.5"],
+        ["MONAI SegResNet", "-", "-", "-", "not run: no run.json", "–", "–", "–", "–"],
+    ]
+    names = ("faithful", "monai_unet_nru1", "monai_unet_nru2")
+    ok = {"bundle": "us", "input_shape": [4, 1, 32, 32], "status": "ok", "params": dict(zip(names, (300, 100, 200)))}
+    for kind, seconds in (("step", (0.6, 0.2, 0.3)), ("forward", (0.3, 0.1, 0.15))):
+        ok[f"{kind}_median_s"] = dict(zip(names, seconds))
+        ok[f"{kind}_ratio"] = {"faithful/monai_unet_nru1": {"median": 3.0}, "faithful/monai_unet_nru2": {"median": 2.0},
+                               "monai_unet_nru2/monai_unet_nru1": {"median": 1.5}}  # fmt: skip
+    ok["kflop_per_voxel"] = dict(zip(names, (30.5, 10.0, 20.0)))
+    machine = {"date_utc": "2026-01-01T00:00:00Z", "cpu": "X", "torch_threads": 1, "load_average": None}
+    payload = {"machine": {**machine, "git_commit": "abc"}, "load_average_end": None, "rows": [
+        ok, {"bundle": "ct", "input_shape": [2, 3, 8, 8, 8], "status": "error", "reason": "boom"}]}  # fmt: skip
+    assert table_rows(tables.render_bundle_networks(payload))[1:] == [
+        ["us", "4x1x32x32", "faithful", "300", "30.5", "0.6", "3.00", "2.00", "0.3", "3.00", "2.00"],
+        ["us", "4x1x32x32", "monai_unet_nru1", "100", "10", "0.2", "1", "–", "0.1", "1", "–"],
+        ["us", "4x1x32x32", "monai_unet_nru2", "200", "20", "0.3", "1.50", "1", "0.15", "1.50", "1"],
+        ["ct", "2x3x8x8x8", "error: boom", "–", "–", "–", "–", "–", "–", "–", "–"],
+    ]

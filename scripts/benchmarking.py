@@ -1,11 +1,13 @@
 """Shared helpers of the benchmark scripts: machine/version record, timing, peak memory, FLOPs, matmul peak.
 
-Every benchmark script under ``scripts/benchmark_*.py`` writes one JSON file under ``benchmarks/results/`` with
-the same ``"machine"`` block (:func:`machine_info`: date, CPU, threads, load average, library versions, git
-commit), so that readers can judge how comparable two results are. Timings are medians after warm-up
-(:func:`time_call`); CPU peak memory is the resident-set high-water mark of this process, reset before each
-measurement through ``/proc/self/clear_refs`` (:class:`PeakRSS`, Linux; ``None`` elsewhere); FLOPs are counted
-by ``torch.utils.flop_counter`` (matmuls and convolutions, not element-wise work: :func:`count_flops`).
+Not part of the installed package: the scripts beside it import it as ``benchmarking`` (Python puts a script's
+own folder first on ``sys.path``). Every benchmark script under ``scripts/benchmark_*.py`` writes one JSON file
+under ``benchmarks/results/`` with the same ``"machine"`` block (:func:`machine_info`: date, CPU, threads, load
+average, library versions, git commit), so that readers can judge how comparable two results are. Timings are
+medians after warm-up (:func:`time_call`); CPU peak memory is the resident-set high-water mark of this process,
+reset before each measurement through ``/proc/self/clear_refs`` (:class:`PeakRSS`, Linux; ``None`` elsewhere);
+FLOPs are counted by ``torch.utils.flop_counter`` (matmuls and convolutions, not element-wise work:
+:func:`count_flops`).
 
 Example:
     >>> import torch
@@ -22,7 +24,6 @@ Example:
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import platform
 import statistics
@@ -34,9 +35,14 @@ from typing import Any, Callable, Dict, Optional
 
 import torch
 
+from cranialseg.utils.atomic import write_json
+
 __all__ = [
+    "HC18_ANCHORS",
+    "HC18_DIR",
     "PeakRSS",
     "RESULTS_DIR",
+    "bundle_workflow",
     "count_flops",
     "count_parameters",
     "lean_input_stride",
@@ -52,6 +58,13 @@ __all__ = [
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Default folder of the committed benchmark results.
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
+#: The original HC18 folder (PNGs, annotations, CSV) in the shared data next to the checkout, where there is one.
+HC18_DIR = REPO_ROOT.parent / "shared" / "data" / "hc18_fetal_head_us"
+#: The published HC18 figures the quality tables are read against.
+HC18_ANCHORS = (
+    "HC18 challenge (van den Heuvel et al., PLoS ONE 2018; full-resolution images, large budgets): Dice about "
+    "0.97-0.98, HC mean absolute difference about 1.7-2.5 mm."
+)
 
 _PACKAGES = ("torch", "monai", "numpy", "onnx", "onnxruntime", "onnxscript", "pydicom", "nibabel", "cranialseg")
 
@@ -256,13 +269,21 @@ def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> Dict[str, Any]:
 
 
 def write_results(path: os.PathLike | str, payload: Dict[str, Any]) -> Path:
-    """Write ``payload`` as indented JSON to ``path`` (folders created, atomic replace); returns the path."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
-    return target
+    """Write ``payload`` as JSON to ``path`` (folders created, an earlier result replaced atomically)."""
+    return write_json(path, payload, overwrite=True)
+
+
+def bundle_workflow(bundle: os.PathLike | str, *configs: str, **overrides: Any) -> Any:
+    """MONAI ``ConfigWorkflow`` of ``bundle``'s ``configs/<configs>`` (later files update earlier ones) with its
+    ``metadata.json``; ``overrides`` are the workflow's keyword arguments (``workflow_type``, ``logging_file`` and
+    config ids such as ``max_epochs``)."""
+    from monai.bundle import ConfigWorkflow
+
+    folder = Path(bundle) / "configs"
+    files = [str(folder / name) for name in configs]
+    return ConfigWorkflow(
+        config_file=files[0] if len(files) == 1 else files, meta_file=str(folder / "metadata.json"), **overrides
+    )
 
 
 def lean_input_stride(spatial_dims: int) -> list:
@@ -271,21 +292,18 @@ def lean_input_stride(spatial_dims: int) -> list:
     return [2, 2] + [1] * (spatial_dims - 2)
 
 
-def publish_results(path: os.PathLike | str, payload: Dict[str, Any], renderer: str) -> Dict[str, Any]:
+def publish_results(
+    path: os.PathLike | str, payload: Dict[str, Any], render: Callable[[Dict[str, Any]], str]
+) -> Dict[str, Any]:
     """Write ``payload`` (:func:`write_results`), print its markdown table and where it went; returns ``payload``.
 
-    The table comes from ``renderer`` (e.g. ``"render_networks"``) in the repository's
-    ``scripts/update_benchmark_tables.py``; outside a source checkout only the path is printed.
+    ``render`` is one of ``update_benchmark_tables.render_*``; without the ``bench`` extra (pandas, tabulate) the
+    table is skipped with a note, the JSON result is written all the same.
     """
-    import importlib.util
-
     target = write_results(path, payload)
-    tables = Path(__file__).resolve().parents[1] / "scripts" / "update_benchmark_tables.py"
-    if tables.is_file():
-        spec = importlib.util.spec_from_file_location("update_benchmark_tables", tables)
-        if spec is not None and spec.loader is not None:
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            print(getattr(module, renderer)(payload))
+    try:
+        print(render(payload))
+    except ImportError as err:
+        print(f"table not rendered ({err}); pip install -e '.[bench]' for it")
     print(f"wrote {target}")
     return payload
