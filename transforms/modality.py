@@ -10,8 +10,8 @@ import torch
 from monai.config import KeysCollection
 from monai.transforms import MapTransform, Transform
 
-from cranialseg.io.dicom_files import DICOM_SUFFIXES
 from cranialseg.utils.spatial import spatial_shape
+from cranialseg.utils.suffixes import DICOM_SUFFIXES
 
 __all__ = [
     "BUNDLE_FOR",

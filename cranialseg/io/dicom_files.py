@@ -13,6 +13,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from cranialseg.utils.errors import InputError
+from cranialseg.utils.suffixes import DICOM_SUFFIXES
 
 __all__ = [
     "DicomSeries",
@@ -24,8 +25,6 @@ __all__ = [
     "DICOM_SUFFIXES",
 ]
 
-#: file-name suffixes of DICOM files (many DICOM files have none: :func:`is_dicom_file` reads the preamble)
-DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 
 PathLike = Union[str, os.PathLike]
 Problem = Tuple[str, str]

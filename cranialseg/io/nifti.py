@@ -11,10 +11,9 @@ import numpy as np
 from cranialseg.io.dicom_files import PathLike
 from cranialseg.io.limits import MAX_VOXELS, check_affine, check_voxels
 from cranialseg.utils.errors import InputError
+from cranialseg.utils.suffixes import NIFTI_SUFFIXES
 
 __all__ = ["load_nifti", "read_grid", "check_same_grid", "check_label_values", "NIFTI_SUFFIXES"]
-
-NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
 
 def _open(path: PathLike) -> Any:

@@ -12,10 +12,9 @@ from cranialseg.io.colour import rgb_to_luma
 from cranialseg.io.dicom_files import PathLike
 from cranialseg.io.limits import MAX_VOXELS, check_voxels
 from cranialseg.utils.errors import InputError
+from cranialseg.utils.suffixes import RASTER_SUFFIXES
 
 __all__ = ["load_raster_image", "RASTER_SUFFIXES"]
-
-RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
 def load_raster_image(
