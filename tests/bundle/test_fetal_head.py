@@ -40,6 +40,23 @@ def head_picture(size=(200, 136), center=(100, 68), axes=(60, 38)) -> np.ndarray
     return np.where(inside, rng.integers(200, 255, inside.shape), rng.integers(0, 60, inside.shape)).astype(np.uint8)
 
 
+def test_score_head_case_gives_the_recorded_figures():
+    """Dice (now MONAI's compute_dice) and HD / HD95 as the hand-written Dice of 8b87d97 gave them."""
+    from cranialseg.workflows.fetal_head import score_head_case
+
+    rows, cols = np.mgrid[:50, :40]
+    label = ((rows - 25) / 15) ** 2 + ((cols - 20) / 12) ** 2 <= 1
+    pred = ((rows - 24) / 14) ** 2 + ((cols - 22) / 13) ** 2 <= 1
+    pred[5:8, 30:35] = True  # a stray island
+    m = score_head_case(pred, label, (0.3, 0.2))
+    assert m["dice"] == pytest.approx(2 * 497 / (582 + 559), abs=1e-9)  # 582 and 559 px, 497 shared
+    assert m["hd_mm"] == pytest.approx(2.6907, abs=1e-4) and m["hd95_mm"] == pytest.approx(2.2804, abs=1e-4)
+    empty = np.zeros_like(label)
+    assert score_head_case(empty, empty, (1.0, 1.0))["dice"] == 1.0  # no head in either: agreement
+    missed = score_head_case(empty, label, (1.0, 1.0))
+    assert missed["dice"] == 0.0 and missed["hd_mm"] is None and missed["hc_mm"] is None
+
+
 def write_us_dicom(path: Path, picture: np.ndarray, spacing_mm: float) -> None:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.6.1"  # Ultrasound Image Storage
