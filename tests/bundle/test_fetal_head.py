@@ -17,6 +17,7 @@ from pydicom.dataset import FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from cranialseg.workflows.ellipse import ramanujan_circumference
+from cranialseg.workflows.screening import case_name
 from tests.bundle.helpers import BUNDLES, run_workflow
 from tests.scripts.test_prepare_hc18 import make_hc18_folder
 
@@ -178,6 +179,10 @@ def test_evaluation_on_the_original_grid(prepared_hc18, tmp_path):
         assert float(row["reference_hc_mm"]) == pytest.approx(
             ramanujan_circumference(60.5, 38.5) * _pixel(row), rel=1e-3
         )
+    # MONAI's MetricsSaver next to the report: the evaluator's MeanDice per image, the same Dice
+    saved = csv.DictReader((tmp_path / "eval" / "val_mean_dice_raw.csv").open())
+    monai_dice = {case_name(r["filename"]): float(r["class0"]) for r in saved}
+    assert monai_dice == pytest.approx({r["case"]: float(r["dice"]) for r in rows}, abs=2e-4)
     assert list((tmp_path / "eval").glob("overlay_best_1_*.png")) and list(
         (tmp_path / "eval").glob("overlay_worst_1_*.png")
     )
