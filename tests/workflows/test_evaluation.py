@@ -186,6 +186,19 @@ def test_monai_metrics_give_the_recorded_figures_2d_label_map_and_one_hot():
     _assert_recorded(case_metrics(*one_hot, iso, ["bg", "head"])["head"], RECORDED_2D[iso])
 
 
+def test_masks_at_the_image_border_and_a_far_voxel_give_the_recorded_figures():
+    """The metrics crop to the classes' bounding box: masks touching the border and a stray far voxel are kept."""
+    label, pred = np.zeros((1, 30, 30)), np.zeros((1, 30, 30))
+    label[0, :10, :12] = 1
+    pred[0, :12, 2:14] = 1
+    label[0, 20:23, 20:23] = 2
+    pred[0, 29, 29] = 2  # in the corner, alone
+    m = case_metrics(pred, label, (1.0, 0.5), ["bg", "a", "b"])
+    _assert_recorded(m["a"], (0.7576, 0.6098, 2.0, 0.9251))
+    _assert_recorded(m["b"], (0.0, 0.0, 9.9876, 8.835))
+    assert m["a"]["volume_error_mm2"] == 12.0 and m["b"]["pred_volume_mm2"] == 0.5
+
+
 def test_roc_auc_recorded_values_and_single_class():
     from cranialseg.workflows.evaluation import roc_auc
 
