@@ -1,4 +1,11 @@
-"""Per-case and summary evaluation: Dice, IoU, HD95, ASD (mm), volumes (mL) and image-level detection."""
+"""Per-case and summary evaluation: Dice, IoU, HD95, ASD (mm), volumes (mL) and image-level detection.
+
+The figures are MONAI's metrics (``compute_dice``, ``compute_iou``, ``compute_hausdorff_distance``,
+``compute_average_surface_distance``, ``compute_roc_auc``, ``get_confusion_matrix`` /
+``compute_confusion_matrix_metric``); this module adds what MONAI lacks: volumes and their errors, lesion presence
+flags, the ``None`` conventions for absent classes and the report files (``metrics_per_case.csv``,
+``metrics_summary.json``, best/worst overlays).
+"""
 
 from __future__ import annotations
 
@@ -295,6 +302,10 @@ class EvaluationReport:
     ``failed_cases`` gives each case, the file at fault and the error, and ``metrics_per_case.csv`` has a row with
     ``status`` ``failed`` and the ``error`` for each. Absent classes: Dice and IoU are ``null`` when the class is in
     neither the prediction nor the label, HD95 and ASD when either mask is empty; means skip ``null`` values.
+
+    The bundles' ``evaluate.json`` also attaches MONAI's ``MetricsSaver`` (the evaluator's ``MeanDice`` per case in
+    ``val_mean_dice_raw.csv``); its conventions are MONAI's (``nan`` where the label lacks the class, columns
+    ``class0 ..`` for the foreground classes in order), which is why this report stays the reference.
 
     Args:
         output_dir: folder for ``metrics_per_case.csv``, ``metrics_summary.json`` and ``overlay_best_*.png`` /
