@@ -232,3 +232,12 @@ def test_detection_rates_skip_unknown_truth_and_give_none_without_negatives():
         "sensitivity": None,
         "specificity": None,
     }
+
+
+def test_docstring_examples():
+    import doctest
+
+    from cranialseg.workflows import evaluation
+
+    result = doctest.testmod(evaluation, optionflags=doctest.ELLIPSIS, verbose=False)
+    assert result.attempted >= 5 and result.failed == 0
