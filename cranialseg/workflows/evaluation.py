@@ -45,7 +45,7 @@ def _one_hot(labels: np.ndarray, num_classes: int) -> torch.Tensor:
     """``(1, C, *spatial)`` float32 one-hot batch of a label map, as MONAI's metrics take it.
 
     A value outside ``0 .. num_classes - 1`` belongs to no channel (``monai.networks.one_hot`` would fail on it).
-    float32: MONAI's Dice and IoU sum it several times faster than a boolean one, and exactly (counts < 2**24).
+    float32: MONAI's Dice and IoU run about twice as fast on it as on a boolean one, and count exactly below 2**24.
     """
     labels_t = torch.as_tensor(labels)
     return torch.stack([labels_t == c for c in range(num_classes)])[None].to(torch.float32)
