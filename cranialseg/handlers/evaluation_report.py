@@ -60,6 +60,10 @@ class EvaluationReport:
     ``status`` ``failed`` and the ``error`` for each. Absent classes: Dice and IoU are ``null`` when the class is in
     neither the prediction nor the label, HD95 and ASD when either mask is empty; means skip ``null`` values.
 
+    The bundles' ``evaluate.json`` also attaches MONAI's ``MetricsSaver`` (the evaluator's ``MeanDice`` per case in
+    ``val_mean_dice_raw.csv``); its conventions are MONAI's (``nan`` where the label lacks the class, columns
+    ``class0 ..`` for the foreground classes in order), which is why this report stays the reference.
+
     Args:
         output_dir: folder for ``metrics_per_case.csv``, ``metrics_summary.json`` and ``overlay_best_*.png`` /
             ``overlay_worst_*.png``.

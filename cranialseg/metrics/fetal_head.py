@@ -38,6 +38,10 @@ def _stats(values: list) -> dict:
 def score_head_case(pred, label, spacing, reference_hc_mm: float | None = None) -> dict:
     """Dice, Hausdorff distance and HD95 (mm) and the head-circumference difference (mm) of one 2D head mask.
 
+    Dice is MONAI's :func:`monai.metrics.compute_dice` (``ignore_empty=False``: 1.0 when both masks are empty), HD
+    and HD95 :func:`monai.metrics.compute_hausdorff_distance` with ``spacing`` (edge pixels of the masks; HD95 the
+    larger of the two directed 95th percentiles).
+
     Args:
         pred: predicted 2D mask (non-zero = head), on the same grid as ``label``.
         label: reference 2D mask.
@@ -50,14 +54,14 @@ def score_head_case(pred, label, spacing, reference_hc_mm: float | None = None) 
     """
     import math
 
-    from monai.metrics import compute_hausdorff_distance
+    from monai.metrics import compute_dice, compute_hausdorff_distance
 
     p = np.asarray(pred).squeeze() > 0
     g = np.asarray(label).squeeze() > 0
-    total = int(p.sum() + g.sum())
-    out: dict = {"dice": float(2 * np.logical_and(p, g).sum() / total) if total else 1.0}
+    # (1, 2, X, Y) one-hot, background and head: a single channel would be read as a label map (float32 result)
+    pt, gt = (torch.as_tensor(np.stack([~m, m]), dtype=torch.float64)[None] for m in (p, g))
+    out: dict = {"dice": float(compute_dice(pt, gt, include_background=False, ignore_empty=False).item())}
     if p.any() and g.any():
-        pt, gt = torch.as_tensor(p)[None, None], torch.as_tensor(g)[None, None]
         sp = [float(s) for s in spacing]
         out["hd_mm"] = float(compute_hausdorff_distance(pt, gt, spacing=sp).item())
         out["hd95_mm"] = float(compute_hausdorff_distance(pt, gt, percentile=95, spacing=sp).item())

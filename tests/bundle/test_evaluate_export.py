@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import shutil
 
 import nibabel as nib
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from cranialseg.data.screening import case_name
 from tests.bundle.helpers import (
     CT_BUNDLE,
     TINY_CT_OVERRIDES,
@@ -40,6 +42,27 @@ def evaluate_tiny(bundle: str, overrides: dict, datalist, tmp_path, **extra):
     return out
 
 
+def assert_metrics_saver_agrees(out, class_names) -> None:
+    """MONAI's MetricsSaver files next to the report: its per-case Dice (the evaluator's ``MeanDice``, columns
+    ``class0 ..`` the foreground classes, ``nan`` where the label lacks the class) equals the report's Dice."""
+    rows = [r for r in csv.DictReader(open(out / "metrics_per_case.csv")) if r["status"] == "ok"]
+    saved = {case_name(r["filename"]): r for r in csv.DictReader(open(out / "val_mean_dice_raw.csv"))}
+    assert set(saved) == {r["case"] for r in rows}
+    compared = 0
+    for row in rows:
+        for k, name in enumerate(class_names[1:]):
+            monai_dice = float(saved[row["case"]][f"class{k}"])
+            true_size = next(float(v) for key, v in row.items() if key.startswith(f"{name}_true_volume"))
+            if true_size > 0:
+                assert monai_dice == pytest.approx(float(row[f"{name}_dice"]), abs=1e-4), (row["case"], name)
+                compared += 1
+            else:  # MONAI: nan (ignore_empty); the report: 0 if predicted, null if in neither
+                assert math.isnan(monai_dice) and row[f"{name}_dice"] in ("", "0.0"), (row["case"], name)
+    assert compared > 0
+    assert (out / "metrics.csv").read_text().startswith("val_mean_dice,")
+    assert (out / "val_mean_dice_summary.csv").read_text().startswith("class,mean,median,std,notnans")
+
+
 def test_ct_evaluation_report(ct_demo, tmp_path):
     # the network grid (4.8 mm) differs from the images' (3.6 mm): metrics on the original grid
     out = evaluate_tiny(CT_BUNDLE, TINY_CT_OVERRIDES, ct_demo, tmp_path, pixdim=[4.8, 4.8, 10.0])
@@ -62,6 +85,7 @@ def test_ct_evaluation_report(ct_demo, tmp_path):
     assert summary["overlays"]["best"] and summary["overlays"]["worst"]
     for entry in summary["overlays"]["best"] + summary["overlays"]["worst"]:
         assert (out / entry["png"].split("/")[-1]).is_file()
+    assert_metrics_saver_agrees(out, ["background", "ventricles", "EDH", "SDH", "IPH", "IVH"])
 
 
 def test_us_evaluation_on_the_original_grid(us_demo, tmp_path):
@@ -73,6 +97,7 @@ def test_us_evaluation_on_the_original_grid(us_demo, tmp_path):
         assert case["grid"] == [96, 96] and case["spacing_mm"] == [0.8, 0.8]
     assert summary["detection"]["source"] == "mask"  # the ultrasound network has no image-level head
     assert "mean_abs_volume_error_mm2" in summary["per_class"]["ventricles"]
+    assert_metrics_saver_agrees(out, ["background", "ventricles", "IVH_clot"])
 
 
 def test_onnx_runtime_matches_torch(us_demo, tmp_path):

@@ -16,6 +16,7 @@ from PIL import Image
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
+from cranialseg.data.screening import case_name
 from cranialseg.metrics.ellipse import ramanujan_circumference
 from tests.bundle.helpers import BUNDLES, run_workflow
 from tests.scripts.test_prepare_hc18 import make_hc18_folder
@@ -38,6 +39,23 @@ def head_picture(size=(200, 136), center=(100, 68), axes=(60, 38)) -> np.ndarray
     yy, xx = np.mgrid[: size[1], : size[0]]
     inside = ((xx - center[0]) / axes[0]) ** 2 + ((yy - center[1]) / axes[1]) ** 2 <= 1
     return np.where(inside, rng.integers(200, 255, inside.shape), rng.integers(0, 60, inside.shape)).astype(np.uint8)
+
+
+def test_score_head_case_gives_the_recorded_figures():
+    """Dice (now MONAI's compute_dice) and HD / HD95 as the hand-written Dice of 8b87d97 gave them."""
+    from cranialseg.metrics.fetal_head import score_head_case
+
+    rows, cols = np.mgrid[:50, :40]
+    label = ((rows - 25) / 15) ** 2 + ((cols - 20) / 12) ** 2 <= 1
+    pred = ((rows - 24) / 14) ** 2 + ((cols - 22) / 13) ** 2 <= 1
+    pred[5:8, 30:35] = True  # a stray island
+    m = score_head_case(pred, label, (0.3, 0.2))
+    assert m["dice"] == pytest.approx(2 * 497 / (582 + 559), abs=1e-9)  # 582 and 559 px, 497 shared
+    assert m["hd_mm"] == pytest.approx(2.6907, abs=1e-4) and m["hd95_mm"] == pytest.approx(2.2804, abs=1e-4)
+    empty = np.zeros_like(label)
+    assert score_head_case(empty, empty, (1.0, 1.0))["dice"] == 1.0  # no head in either: agreement
+    missed = score_head_case(empty, label, (1.0, 1.0))
+    assert missed["dice"] == 0.0 and missed["hd_mm"] is None and missed["hc_mm"] is None
 
 
 def write_us_dicom(path: Path, picture: np.ndarray, spacing_mm: float) -> None:
@@ -161,6 +179,10 @@ def test_evaluation_on_the_original_grid(prepared_hc18, tmp_path):
         assert float(row["reference_hc_mm"]) == pytest.approx(
             ramanujan_circumference(60.5, 38.5) * _pixel(row), rel=1e-3
         )
+    # MONAI's MetricsSaver next to the report: the evaluator's MeanDice per image, the same Dice
+    saved = csv.DictReader((tmp_path / "eval" / "val_mean_dice_raw.csv").open())
+    monai_dice = {case_name(r["filename"]): float(r["class0"]) for r in saved}
+    assert monai_dice == pytest.approx({r["case"]: float(r["dice"]) for r in rows}, abs=2e-4)
     assert list((tmp_path / "eval").glob("overlay_best_1_*.png")) and list(
         (tmp_path / "eval").glob("overlay_worst_1_*.png")
     )
