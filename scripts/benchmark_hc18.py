@@ -65,8 +65,9 @@ def _bundle_train() -> dict:
 
 
 def network_defs() -> Dict[str, Dict[str, Any]]:
-    """The compared networks as ``network_def`` dicts (2D, 1 channel in, 2 classes out, the bundle's widths)."""
-    cfg = _bundle_train()
+    """The compared networks as ``network_def`` dicts (2D, 1 channel in, 2 classes out, the bundle's widths; the
+    bundle's ``network_def`` lives in ``inference.json``, which ``train.json`` reads)."""
+    cfg = json.loads((BUNDLE / "configs" / "inference.json").read_text(encoding="utf-8"))
     ours = dict(cfg["network_def"], out_channels=2)
     ch, strides = list(ours["channels"]), list(ours["strides"])
     monai = {"spatial_dims": 2, "in_channels": 1, "out_channels": 2}

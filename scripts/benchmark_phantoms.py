@@ -236,7 +236,8 @@ def side_by_side_overrides(task: str) -> Dict[str, Dict[str, Any]]:
     MONAI's networks at the bundle network's channels and strides (ours and MONAI interleaved, so that a cut budget
     still leaves pairs)."""
     cfg = _train_config(task)
-    net = cfg["network_def"]
+    configs = ROOT / "bundle" / BUNDLES[task] / "configs"
+    net = json.loads((configs / "inference.json").read_text(encoding="utf-8"))["network_def"]  # train.json reads it
     monai = {"spatial_dims": net["spatial_dims"], "in_channels": net["in_channels"], "out_channels": "@num_classes"}
     grid = {"channels": net["channels"], "strides": net["strides"]}
     # MONAI's networks have no image-level head: the plain network and the segmentation loss (CT bundle)

@@ -58,12 +58,12 @@ BUNDLES = {2: "cranial_us_ventricle_segmentation", 3: "head_ct_haemorrhage_segme
 
 
 def train_network_def(bundle: str) -> Dict[str, Any]:
-    """The ``network_def`` of a bundle's ``configs/train.json``, references and expressions resolved (no
-    ``_target_``)."""
+    """The ``network_def`` a bundle trains (kept in ``configs/inference.json``, which ``train.json`` reads),
+    references and expressions resolved (no ``_target_``)."""
     from monai.bundle import ConfigParser
 
     parser = ConfigParser()
-    parser.read_config(str(ROOT / "bundle" / bundle / "configs" / "train.json"))
+    parser.read_config(str(ROOT / "bundle" / bundle / "configs" / "inference.json"))
     keys = [k for k in dict(parser.get("network_def")) if k != "_target_"]
     return {k: parser.get_parsed_content(f"network_def#{k}") for k in keys}
 
@@ -160,10 +160,7 @@ def bundle_training_input(bundle: str) -> List[int]:
     parser = ConfigParser()
     parser.read_config(str(ROOT / "bundle" / bundle / "configs" / "train.json"))
     roi = [int(v) for v in parser.get_parsed_content("roi_size")]
-    return [
-        int(parser.get_parsed_content("batch_size")),
-        int(parser.get_parsed_content("network_def#in_channels")),
-    ] + roi
+    return [int(parser.get_parsed_content("batch_size")), int(train_network_def(bundle)["in_channels"])] + roi
 
 
 def _comparison_networks(net_def: Dict[str, Any], presets: Sequence[str], channels: Optional[Sequence[int]]):

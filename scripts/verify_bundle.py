@@ -12,6 +12,9 @@ Checks, per bundle folder:
   ``postprocessing``, ``device``, ``bundle_root``), ``train.json`` (``bundle_root``, ``device``,
   ``train#trainer#max_epochs``, ``train#dataset#data``, a plain-list ``train#handlers``, ``validate#dataset#data``,
   a ``CheckpointSaver`` writing ``model.pt``), ``run`` ids of every command;
+* one copy of each setting: a key of ``inference.json`` (``network_def``, ``pixdim``, ``class_names``, ...) that
+  ``train.json``, ``evaluate.json`` or ``multi_gpu_train.json`` also defines must be read from ``inference.json``
+  (``@inference_config``), except the per-workflow plumbing in ``PER_WORKFLOW_IDS``;
 * ``models/model.pt``: a plain state_dict loadable with ``torch.load(..., weights_only=True)``, at most 25 MB,
   loading strictly into ``network_def``;
 * a fake-input forward through ``network_data_format`` (``monai.bundle verify_net_in_out``);
@@ -47,6 +50,21 @@ REQUIRED_FILES = (
     "models/model.pt",
 )
 INFERENCE_IDS = ("network_def", "preprocessing", "inferer", "postprocessing", "device", "bundle_root", "run")
+#: ids every config file defines for its own workflow (MONAI Label sets ``bundle_root`` and ``device`` in each)
+PER_WORKFLOW_IDS = (
+    "imports",
+    "bundle_root",
+    "device",
+    "amp_dtype",
+    "amp",
+    "output_dir",
+    "network",
+    "initialize",
+    "run",
+    "finalize",
+)
+#: configs read on top of ``train.json`` (``inference.json`` is the one home of the settings they share)
+TRAIN_FAMILY = ("train.json", "evaluate.json", "multi_gpu_train.json")
 TRAIN_IDS = (
     "bundle_root",
     "device",
@@ -149,6 +167,38 @@ def check_metadata(report: Report, schema: Path | None, require_schema: bool = T
     except Exception as e:  # noqa: BLE001 - any validation error is a failed check
         report.check("metadata schema", False, f"{type(e).__name__}: {e}")
     return meta
+
+
+def settings_defined_twice(configs: Path) -> list[str]:
+    """``"file: key"`` for each setting of ``inference.json`` that a training-side config gives its own value.
+
+    A value that reads the setting from ``inference.json`` (``$@inference_config...('key')``, or a ``network_def``
+    whose ``_target_`` is ``component_factory(@inference_config, 'network_def', ...)``) is not a second copy; an
+    overlay id such as ``network_def#channels`` counts as a copy of ``network_def``.
+    """
+    inference_file = configs / "inference.json"
+    if not inference_file.is_file():
+        return []
+    inference = json.loads(inference_file.read_text())
+    twice = []
+    for name in TRAIN_FAMILY:
+        path = configs / name
+        if not path.is_file():
+            continue
+        for key, value in json.loads(path.read_text()).items():
+            top = key.replace("::", "#").split("#")[0]
+            if top not in inference or top in PER_WORKFLOW_IDS:
+                continue
+            target = value.get("_target_", "") if isinstance(value, dict) else value
+            if key == top and isinstance(target, str) and "@inference_config" in target and f"'{top}'" in target:
+                continue
+            twice.append(f"{name}: {key}")
+    return twice
+
+
+def check_one_copy(report: Report) -> None:
+    twice = settings_defined_twice(report.bundle / "configs")
+    report.check("one copy of each setting", not twice, f"also defined in inference.json: {twice}")
 
 
 def check_config_ids(report: Report) -> None:
@@ -256,6 +306,7 @@ def verify_bundle(
     check_files(report)
     meta = check_metadata(report, Path(schema) if schema else None, require_schema)
     check_config_ids(report)
+    check_one_copy(report)
     if (report.bundle / "configs" / "inference.json").is_file() and meta:
         check_weights_and_export(report, meta, export)
     return report

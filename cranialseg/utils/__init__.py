@@ -4,7 +4,7 @@ from cranialseg.utils.amp import FLOAT16_MAX, activation_range, amp_autocast, am
 from cranialseg.utils.atomic import atomic_write, write_json
 from cranialseg.utils.errors import InputError
 from cranialseg.utils.options import MAX_NAME_LENGTH, as_bool, path_inside, safe_name
-from cranialseg.utils.paths import default_device, resolve_bundle_root
+from cranialseg.utils.paths import component_factory, default_device, read_bundle_config, resolve_bundle_root
 from cranialseg.utils.spatial import (
     drop_singleton_slice,
     embed_affine_2d,
@@ -20,6 +20,8 @@ __all__ = [
     "path_inside",
     "MAX_NAME_LENGTH",
     "resolve_bundle_root",
+    "read_bundle_config",
+    "component_factory",
     "default_device",
     "FLOAT16_MAX",
     "amp_dtype",
