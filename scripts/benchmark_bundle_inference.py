@@ -150,6 +150,51 @@ def run_once(bundle: str, input_dir: Path, overrides: Dict[str, Any], out_root: 
     return result
 
 
+def network_paths(bundle: str, paths: Sequence[str], repeats: int) -> Dict[str, Any]:
+    """The bundle's network on one sliding-window batch (``sw_batch_size`` x ``roi_size``, its trained weights):
+    eager float32, bfloat16 autocast on the CPU, ``torch.compile`` (inductor), interleaved ``repeats`` times after a
+    warm-up (compile time reported apart); agreement of the argmax with eager float32."""
+    from monai.bundle import ConfigParser
+
+    configs = ROOT / "bundle" / bundle / "configs"
+    parser = ConfigParser()
+    parser.read_config(str(configs / "inference.json"))
+    parser.update({"bundle_root": str(ROOT / "bundle" / bundle)})
+    net = parser.get_parsed_content("network_def").eval()
+    net.load_state_dict(torch.load(ROOT / "bundle" / bundle / "models" / "model.pt", map_location="cpu"))
+    in_channels = int(parser.get_parsed_content("network_def#in_channels"))
+    shape = [int(parser.get_parsed_content("sw_batch_size")), in_channels, *parser.get_parsed_content("roi_size")]
+    x = torch.rand(*shape, generator=torch.Generator().manual_seed(0))
+    runners: Dict[str, Any] = {"eager_fp32": net}
+    out: Dict[str, Any] = {"bundle": bundle, "input": shape, "seconds": {}, "argmax_agreement": {}}
+    with torch.no_grad():
+        reference = net(x)
+        for path in paths:
+            start = time.perf_counter()
+            if path == "bf16_autocast":
+
+                def run(t, _net=net):
+                    with torch.autocast("cpu", dtype=torch.bfloat16):
+                        return _net(t)
+
+                runners[path] = run
+            elif path == "torch_compile":
+                runners[path] = torch.compile(net, dynamic=False)
+            elif path != "eager_fp32":
+                raise SystemExit(f"unknown path {path!r}: eager_fp32, bf16_autocast, torch_compile")
+            y = runners[path](x).float()  # warm-up (and compilation)
+            out.setdefault("warmup_s", {})[path] = round(time.perf_counter() - start, 2)
+            out["argmax_agreement"][path] = round(float((y.argmax(1) == reference.argmax(1)).float().mean()), 6)
+        for _ in range(repeats):
+            for path, runner in runners.items():
+                start = time.perf_counter()
+                runner(x)
+                out["seconds"].setdefault(path, []).append(round(time.perf_counter() - start, 3))
+    med = {k: statistics.median(v) for k, v in out["seconds"].items()}
+    out["speedup_vs_eager"] = {k: round(med["eager_fp32"] / v, 2) for k, v in med.items()}
+    return out
+
+
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--bundle", default="head_ct_haemorrhage_segmentation")
@@ -158,13 +203,31 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     p.add_argument("--repeats", type=int, default=2, help="timed runs after one warm-up run")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     p.add_argument("--tag", default="bundle_default")
+    p.add_argument(
+        "--network-paths",
+        nargs="*",
+        default=None,
+        help="instead of the end-to-end run: time the network alone on one window batch by path "
+        "(eager_fp32 bf16_autocast torch_compile)",
+    )
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bundle_inference_cpu.json")
     args = p.parse_args(argv)
-    if not args.input.exists():
-        raise SystemExit(f"{args.input}: not found (the GE series lives in ../shared/data; pass --input FOLDER)")
     if args.threads:
         torch.set_num_threads(args.threads)
     overrides = dict(_parse_override(o) for o in args.override)
+    if args.network_paths is not None:
+        record = {
+            "tag": args.tag,
+            "date": time.strftime("%Y-%m-%d %H:%M"),
+            "threads": torch.get_num_threads(),
+            "load_average": list(os.getloadavg()),
+            **network_paths(args.bundle, ["eager_fp32", *args.network_paths], max(args.repeats, 1)),
+        }
+        print(json.dumps(record, indent=1))
+        _append(args.out, record)
+        return record
+    if not args.input.exists():
+        raise SystemExit(f"{args.input}: not found (the GE series lives in ../shared/data; pass --input FOLDER)")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         inputs = tmp / "in" / args.input.name
@@ -191,12 +254,17 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         "runs": runs,
     }
     print(json.dumps({k: record[k] for k in ("tag", "median_wall_s", "median_stages_s", "volumes_ml")}, indent=1))
-    results = json.loads(args.out.read_text()) if args.out.is_file() else {"runs": []}
-    results["runs"] = [r for r in results["runs"] if r.get("tag") != args.tag] + [record]
-    tmp_out = args.out.with_suffix(".tmp")
-    tmp_out.write_text(json.dumps(results, indent=2) + "\n")
-    os.replace(tmp_out, args.out)
+    _append(args.out, record)
     return record
+
+
+def _append(path: Path, record: Dict[str, Any]) -> None:
+    """Add ``record`` to the results file (replacing an earlier record of its tag), atomically."""
+    from cranialseg.utils import write_json
+
+    results = json.loads(path.read_text()) if path.is_file() else {"runs": []}
+    results["runs"] = [r for r in results["runs"] if r.get("tag") != record["tag"]] + [record]
+    write_json(path, results, overwrite=True)
 
 
 if __name__ == "__main__":

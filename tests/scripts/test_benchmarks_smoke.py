@@ -398,3 +398,28 @@ def test_hc18_and_bundle_network_tables():
         ["us", "4x1x32x32", "monai_unet_nru2", "200", "20", "0.3", "1.50", "1", "0.15", "1.50", "1"],
         ["ct", "2x3x8x8x8", "error: boom", "–", "–", "–", "–", "–", "–", "–", "–"],
     ]
+
+
+def test_bundle_inference_stages_add_up_to_the_run(tmp_path):
+    """The bundle's own inference, timed by stage: every stage is seen, the stages fit in the run's wall time, and the
+    case's prediction is the bundle's (a bright disc on a PNG frame through the cranial-US bundle)."""
+    from PIL import Image
+
+    frame = np.zeros((96, 128), np.uint8)
+    yy, xx = np.mgrid[:96, :128]
+    frame[(yy - 48) ** 2 + (xx - 64) ** 2 < 30**2] = 180
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    Image.fromarray(frame).save(folder / "disc.png")
+    out = tmp_path / "stages.json"
+    bench = load_script("benchmark_bundle_inference")
+    record = bench.main(
+        ["--bundle", "cranial_us_ventricle_segmentation", "--input", str(folder), "--repeats", "0", "--out", str(out)]
+    )
+    (run,) = record["runs"]
+    assert run["failures"] == [] and len(run["case_seconds"]) == 1
+    assert {"read", "resample", "network", "invert", "postprocess", "write"} <= set(run["stages_s"])
+    assert 0 < run["stages_sum_s"] <= run["wall_s"] + 1e-3
+    assert run["network_input_shape"][:2] == [1, 1]
+    saved = json.loads(out.read_text())["runs"]
+    assert [r["tag"] for r in saved] == ["bundle_default"]
