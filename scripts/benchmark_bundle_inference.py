@@ -152,8 +152,8 @@ def run_once(bundle: str, input_dir: Path, overrides: Dict[str, Any], out_root: 
 
 def network_paths(bundle: str, paths: Sequence[str], repeats: int) -> Dict[str, Any]:
     """The bundle's network on one sliding-window batch (``sw_batch_size`` x ``roi_size``, its trained weights):
-    eager float32, bfloat16 autocast on the CPU, ``torch.compile`` (inductor), interleaved ``repeats`` times after a
-    warm-up (compile time reported apart); agreement of the argmax with eager float32."""
+    eager float32, bfloat16 autocast on the CPU, ``torch.compile`` (inductor), both together, interleaved ``repeats``
+    times after a warm-up (compile time reported apart); agreement of the argmax with eager float32."""
     from monai.bundle import ConfigParser
 
     configs = ROOT / "bundle" / bundle / "configs"
@@ -180,8 +180,16 @@ def network_paths(bundle: str, paths: Sequence[str], repeats: int) -> Dict[str, 
                 runners[path] = run
             elif path == "torch_compile":
                 runners[path] = torch.compile(net, dynamic=False)
+            elif path == "compile_bf16":
+                compiled = torch.compile(net, dynamic=False)
+
+                def run_compiled(t, _net=compiled):
+                    with torch.autocast("cpu", dtype=torch.bfloat16):
+                        return _net(t)
+
+                runners[path] = run_compiled
             elif path != "eager_fp32":
-                raise SystemExit(f"unknown path {path!r}: eager_fp32, bf16_autocast, torch_compile")
+                raise SystemExit(f"unknown path {path!r}: eager_fp32, bf16_autocast, torch_compile, compile_bf16")
             y = runners[path](x).float()  # warm-up (and compilation)
             out.setdefault("warmup_s", {})[path] = round(time.perf_counter() - start, 2)
             out["argmax_agreement"][path] = round(float((y.argmax(1) == reference.argmax(1)).float().mean()), 6)
@@ -208,7 +216,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         nargs="*",
         default=None,
         help="instead of the end-to-end run: time the network alone on one window batch by path "
-        "(eager_fp32 bf16_autocast torch_compile)",
+        "(eager_fp32 bf16_autocast torch_compile compile_bf16)",
     )
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bundle_inference_cpu.json")
     args = p.parse_args(argv)
