@@ -96,16 +96,13 @@ def _parse_override(text: str) -> tuple[str, Any]:
 
 def run_once(bundle: str, input_dir: Path, overrides: Dict[str, Any], out_root: Path) -> Dict[str, Any]:
     """Parse the bundle's inference.json, run its batch inference on ``input_dir``, return timings per stage."""
-    from monai.bundle import ConfigParser
+    from cranialseg.utils import read_bundle_config
 
-    configs = ROOT / "bundle" / bundle / "configs"
-    parser = ConfigParser()
-    parser.read_config(str(configs / "inference.json"))
-    parser.read_meta(str(configs / "metadata.json"))
+    parser = read_bundle_config(str(ROOT / "bundle" / bundle))
+    parser.read_meta(str(ROOT / "bundle" / bundle / "configs" / "metadata.json"))
     out = Path(tempfile.mkdtemp(dir=out_root))
     parser.update(
         {
-            "bundle_root": str(ROOT / "bundle" / bundle),
             "input_dir": str(input_dir),
             "output_dir": str(out),
             "overwrite": True,
@@ -154,12 +151,9 @@ def network_paths(bundle: str, paths: Sequence[str], repeats: int) -> Dict[str, 
     """The bundle's network on one sliding-window batch (``sw_batch_size`` x ``roi_size``, its trained weights):
     eager float32, bfloat16 autocast on the CPU, ``torch.compile`` (inductor), both together, interleaved ``repeats``
     times after a warm-up (compile time reported apart); agreement of the argmax with eager float32."""
-    from monai.bundle import ConfigParser
+    from cranialseg.utils import read_bundle_config
 
-    configs = ROOT / "bundle" / bundle / "configs"
-    parser = ConfigParser()
-    parser.read_config(str(configs / "inference.json"))
-    parser.update({"bundle_root": str(ROOT / "bundle" / bundle)})
+    parser = read_bundle_config(str(ROOT / "bundle" / bundle))
     net = parser.get_parsed_content("network_def").eval()
     net.load_state_dict(torch.load(ROOT / "bundle" / bundle / "models" / "model.pt", map_location="cpu"))
     in_channels = int(parser.get_parsed_content("network_def#in_channels"))

@@ -29,11 +29,14 @@ def resolve_bundle_root(name: str | None = None) -> str:
     cwd = Path(os.getcwd())
     if (cwd / "configs" / "metadata.json").is_file():
         return str(cwd)
-    if name:
-        checkout = Path(__file__).resolve().parents[2] / "bundle" / name
-        if (checkout / "configs" / "metadata.json").is_file():
-            return str(checkout)
+    if name and (_checkout_bundle(name) / "configs" / "metadata.json").is_file():
+        return str(_checkout_bundle(name))
     return str(cwd)
+
+
+def _checkout_bundle(name: str) -> Path:
+    """``bundle/<name>`` of the source checkout this package runs from (it may not exist: an installed package)."""
+    return Path(__file__).resolve().parents[2] / "bundle" / name
 
 
 def read_bundle_config(bundle_root: str, name: str | None = None, config_file: str = "inference.json"):
@@ -66,7 +69,7 @@ def read_bundle_config(bundle_root: str, name: str | None = None, config_file: s
 
     candidates = [Path(bundle_root) / "configs" / config_file]
     if name:
-        candidates.append(Path(__file__).resolve().parents[2] / "bundle" / name / "configs" / config_file)
+        candidates.append(_checkout_bundle(name) / "configs" / config_file)
     path = next((c for c in candidates if c.is_file()), None)
     if path is None:
         raise FileNotFoundError(
