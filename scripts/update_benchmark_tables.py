@@ -308,6 +308,68 @@ def render_phantoms_side_by_side(payload: Dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def render_bundle_inference(payload: Dict[str, Any]) -> str:
+    """Tables of ``benchmark_bundle_inference.py``: the bundles' own inference by stage, then the network by path."""
+    out = ["### Bundle inference on the CPU, by stage (`benchmark_bundle_inference.py`)"]
+    runs = [r for r in payload.get("runs", []) if "median_wall_s" in r]
+    paths = [r for r in payload.get("runs", []) if "speedup_vs_eager" in r]
+    stages = ("read", "resample", "network", "invert", "postprocess", "write")
+    if runs:
+        columns: Dict[str, Column] = {"run": "tag", "bundle": "bundle", "input": "input"}
+        columns["overrides"] = lambda r: ", ".join(sorted(r.get("overrides") or {})) or "-"
+        columns.update({f"{k} s": f"median_stages_s.{k}" for k in stages})
+        columns["wall s"] = "median_wall_s"
+        columns["date, threads, load"] = lambda r: f"{r['date']}, {r['threads']}, {r['load_average'][0]:.1f}"
+        out += ["", "Median of the timed runs after a warm-up; stages sum to the wall time.", "", _table(runs, columns)]
+    if paths:
+        rows = [
+            {"run": r["tag"], "input": "x".join(str(s) for s in r["input"]), "path": k, "speedup": v,
+             "agreement": f"{100 * r['argmax_agreement'][k]:.3f} %", "warm-up s": r["warmup_s"].get(k),
+             "median s": sorted(r["seconds"][k])[len(r["seconds"][k]) // 2]}
+            for r in paths for k, v in r["speedup_vs_eager"].items()
+        ]  # fmt: skip
+        out += [
+            "",
+            "The network alone on one sliding-window batch, by path (speed-up over eager float32; argmax agreement "
+            "with it):",
+            "",
+            _table(rows, {k: k for k in rows[0]}),
+        ]
+    return "\n".join(out)
+
+
+def render_skull_band(payload: Dict[str, Any]) -> str:
+    """Table of ``skull_band_profile.py``: median HU (share at blood density) by distance to bone, per source."""
+    out = ["### The blood-dense band under the skull: real head CT and the CT phantoms", "", _machine_line(payload)]
+
+    def cell(rows: Sequence[Dict[str, Any]]) -> str:
+        med = [r["median_hu"] for r in rows if r["median_hu"] is not None]
+        blood = [r["blood_fraction"] for r in rows if r["blood_fraction"] is not None]
+        if not med:
+            return "–"
+        if len(med) == 1:
+            return f"{_fmt(med[0])} ({blood[0]:.0%})"
+        return f"{_fmt(min(med))}-{_fmt(max(med))} ({min(blood):.0%}-{max(blood):.0%})"
+
+    table = []
+    for src in payload.get("sources", []):
+        cases = src.get("cases") or [src["profile"]]
+        row: Dict[str, Any] = {"source": src["source"]}
+        for b, edge in enumerate(cases[0]):
+            row[f"{_fmt(edge['from_mm'])}-{_fmt(edge['to_mm'])} mm"] = cell([c[b] for c in cases])
+        table.append(row)
+    if table:
+        out += [
+            "",
+            "Median HU of the intracranial voxels by in-plane distance to bone (> 150 HU), in brackets the share at "
+            "acute-blood density (50-100 HU); phantoms: the range over the cases.",
+            "",
+            _table(table, {k: k for k in table[0]}),
+        ]
+    out += _not_run(payload)
+    return "\n".join(out)
+
+
 #: Result file name -> its renderer, in the order of the tables in ``benchmarks/README.md``.
 RENDERERS: Dict[str, Callable[[Dict[str, Any]], str]] = {
     "networks_cpu.json": render_networks,
@@ -317,6 +379,8 @@ RENDERERS: Dict[str, Callable[[Dict[str, Any]], str]] = {
     "quality_hc18_cpu.json": render_quality,
     "quality_phantoms_cpu.json": render_phantoms,
     "quality_phantoms_side_by_side_cpu.json": render_phantoms_side_by_side,
+    "bundle_inference_cpu.json": render_bundle_inference,
+    "skull_band_profile.json": render_skull_band,
 }
 
 

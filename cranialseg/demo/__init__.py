@@ -9,9 +9,11 @@ from .ct_phantom import CT_LABELS, CTPhantom, generate_ct_phantom, phantom_affin
 from .dicom_writer import lps_affine_from_ras, write_ct_series
 from .generate import DEFAULT_NUM_CASES, demo_datalist, ensure_demo_data, split_cases
 from .hc18 import prepare_hc18, ramanujan_circumference
+from .realism import BAND_EDGES_MM, skull_band_profile
 from .us_phantom import US_LABELS, USPhantom, generate_us_phantom
 
 __all__ = [
+    "BAND_EDGES_MM",
     "CT_LABELS",
     "CTPhantom",
     "DEFAULT_NUM_CASES",
@@ -26,6 +28,7 @@ __all__ = [
     "phantom_affine",
     "prepare_hc18",
     "ramanujan_circumference",
+    "skull_band_profile",
     "split_cases",
     "threshold_baseline",
     "us_threshold_dice",

@@ -194,6 +194,7 @@ def generate_ct_phantom(
     lesion_probability: dict[str, float] | None = None,
     negative_fraction: float = 0.0,
     mimics: bool = True,
+    bloom: bool = True,
 ) -> CTPhantom:
     """Generate one head CT phantom.
 
@@ -207,6 +208,9 @@ def generate_ct_phantom(
             negatives: the mimics below without any blood); 0 leaves only ``lesion_probability``.
         mimics: add the blood-dense normal anatomy (dural venous sinuses, tentorium, dense choroid glomus, falx
             and basal ganglia calcifications; :func:`_add_mimics`); False for an ablation.
+        bloom: add skull blooming, a per-case fraction (0-20 %) of the bone's excess over 100 HU spread by a
+            Gaussian of 1.5-3.0 mm in-plane and 0.5-2.5 mm along the slices (the tails of the scanner's PSF and
+            slice profile): a blood-dense band 1-3 mm under the inner table, as real scans have; False for an ablation.
 
     Returns:
         a :class:`CTPhantom` with HU as int16 and labels as uint8 (values of :data:`CT_LABELS`).
@@ -236,6 +240,12 @@ def generate_ct_phantom(
     # the mimics below draw from their own stream, so the draws above (and the lesions) stay as they were
     mrng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
     negative = mrng.random() < negative_fraction
+    # skull blooming (a third stream, so every draw above and below stays as it was): from none, like a modern
+    # scanner's slice of pydicom-data's 693_UNCR.dcm, to the 50-70 HU band 1-2 mm under the inner table of an older
+    # one (J2K_pixelrep_mismatch.dcm; the shared GE HiSpeed series), which a network reads as a subdural rim
+    brng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
+    bloom_fraction = float(brng.uniform(0.0, 0.2)) if bloom else 0.0
+    bloom_mm, bloom_z_mm = float(brng.uniform(1.5, 3.0)), float(brng.uniform(0.5, 2.5))
     if negative:
         probs = dict.fromkeys(probs, 0.0)
 
@@ -412,6 +422,9 @@ def generate_ct_phantom(
     hu = hu.reshape(nx, ny, nz, _SUBSLICES)
     has_bone = (hu > 300).any(axis=-1)  # thick-slice voxels touching bone read as bone, not as blood
     hu = hu.mean(axis=-1)  # slice-thickness partial volume
+    if bloom_fraction > 0:  # skull blooming: the PSF's and slice profile's tails spill bone into the brain beside it
+        excess = np.clip(hu - 100.0, 0.0, None)
+        hu += bloom_fraction * ndimage.gaussian_filter(excess, (bloom_mm / sx, bloom_mm / sy, bloom_z_mm / sz))
     hu = ndimage.gaussian_filter(hu, (0.72 / sx, 0.72 / sy, 0.0))  # in-plane PSF (mm)
     grain = mrng.uniform(0.9, 1.6)  # noise grain (mm): soft to sharp reconstruction kernels
     noise = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), (grain / sx, grain / sy, 0.0))

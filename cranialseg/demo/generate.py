@@ -34,6 +34,8 @@ __all__ = ["ensure_demo_data", "demo_datalist", "split_cases", "DEFAULT_NUM_CASE
 DEFAULT_NUM_CASES = {"ct": 24, "us": 48}
 _CT_KW = {"shape", "spacing", "lesion_probability", "negative_fraction"}
 _US_KW = {"size", "spacing", "ivh_probability", "annotations"}
+#: Version of each generator's output; a data folder made by another version is regenerated (2: CT skull blooming).
+GENERATOR_VERSION = {"ct": 2, "us": 1}
 
 
 def split_cases(n: int, val_fraction: float = 0.2, test_fraction: float = 0.1) -> dict[str, list[int]]:
@@ -114,7 +116,7 @@ def ensure_demo_data(
             cases are the same whatever the number: each has its own seed.
         kw: generator settings: CT ``shape``, ``spacing``, ``lesion_probability``, ``negative_fraction``; US
             ``size``, ``spacing``, ``ivh_probability``, ``annotations``. Changing them (or ``seed``) for an
-            existing folder regenerates it.
+            existing folder (or the generator's :data:`GENERATOR_VERSION`) regenerates it.
 
     Returns:
         the path of the decathlon-format datalist JSON (paths relative to its folder).
@@ -139,7 +141,13 @@ def ensure_demo_data(
     ):
         (root / sub).mkdir(parents=True, exist_ok=True)
 
-    settings = {"task": task, "seed": int(seed), "kw": {k: kw[k] for k in sorted(kw)}, "write_dicom": write_dicom}
+    settings = {
+        "task": task,
+        "version": GENERATOR_VERSION[task],
+        "seed": int(seed),
+        "kw": {k: kw[k] for k in sorted(kw)},
+        "write_dicom": write_dicom,
+    }
     info_path = root / "demo_info.json"
     info = json.loads(info_path.read_text()) if info_path.is_file() else {}
     if info.get("settings") != json.loads(json.dumps(settings)):

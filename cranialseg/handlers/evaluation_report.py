@@ -15,7 +15,7 @@ import torch
 from cranialseg.data.screening import case_name
 from cranialseg.io.label_files import to_numpy
 from cranialseg.io.overlays import save_overlay_png
-from cranialseg.metrics.evaluation import _as_labels, case_metrics, summarize_cases
+from cranialseg.metrics import as_label_map, case_metrics, summarize_cases
 from cranialseg.transforms.heads import PRESENCE_KEY
 from cranialseg.utils.atomic import atomic_write, write_json
 
@@ -146,12 +146,12 @@ class EvaluationReport:
         case = {
             "name": name,
             "mean_dice": None if not dices else round(float(np.mean(dices)), 4),
-            "grid": list(_as_labels(label).shape),  # the grid the metrics were computed on
+            "grid": list(as_label_map(label).shape),  # the grid the metrics were computed on
             "spacing_mm": [round(float(v), 4) for v in spacing],
             "metrics": metrics,
         }
         self.cases.append(case)
-        self._pictures[name] = (to_numpy(image), _as_labels(pred)[None], _as_labels(label)[None])
+        self._pictures[name] = (to_numpy(image), as_label_map(pred)[None], as_label_map(label)[None])
         return case
 
     def collect(self, engine: Any) -> None:

@@ -21,6 +21,7 @@ from cranialseg.io.label_files import to_numpy
 from cranialseg.utils.spatial import drop_singleton_slice
 
 __all__ = [
+    "as_label_map",
     "case_metrics",
     "detection_rates",
     "roc_auc",
@@ -30,7 +31,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-def _as_labels(x: Any) -> np.ndarray:
+def as_label_map(x: Any) -> np.ndarray:
     """Label map (spatial) from a one-hot ``(C, ...)`` or a ``(1, ...)`` / spatial label array."""
     arr = to_numpy(x)
     if arr.ndim >= 3 and arr.shape[0] > 1:
@@ -117,7 +118,7 @@ def case_metrics(
         compute_iou,
     )
 
-    p, t = _as_labels(pred), _as_labels(label)
+    p, t = as_label_map(pred), as_label_map(label)
     if p.shape != t.shape:
         raise ValueError(f"prediction shape {p.shape} and label shape {t.shape} differ")
     p, t = drop_singleton_slice(p), drop_singleton_slice(t)  # a 2D NIfTI (x, y, 1): areas, not volumes
