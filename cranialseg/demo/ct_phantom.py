@@ -21,7 +21,9 @@ hardening in two bands under the inner table (up to ~26 HU), dark and bright str
 ``negative_fraction`` adds lesion-free cases (hard negatives); ``mimics=False`` switches the anatomy off.
 
 Image formation: three sub-slices per slice are averaged (thick-slice partial volume, which turns the inner
-table into a 100-300 HU rim), an in-plane PSF (0.72 mm), beam hardening, a smooth intensity inhomogeneity,
+table into a 100-300 HU rim), skull blooming (the tails of the PSF and slice profile spread a per-case 0-20 % of the
+bone's excess over 1.5-3 mm: the 45-70 HU band under the inner table of real scans, see
+:mod:`cranialseg.demo.realism`), an in-plane PSF (0.72 mm), beam hardening, a smooth intensity inhomogeneity,
 per-case grey/white contrast and correlated noise of 2.5-5.5 HU with a per-case grain (0.9-1.6 mm, soft to sharp
 kernels). These make intensity thresholds unreliable, as in real scans (see :mod:`cranialseg.demo.baseline`). A
 default case (128 x 128 x 32 at 1.8 x 1.8 x 5 mm) takes about 1 s on one core; the CT bundle's recipe grid
