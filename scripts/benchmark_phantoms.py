@@ -204,6 +204,7 @@ def real_normal_ct_check(series: Path, workdir: Path, overrides: Optional[Dict[s
         output_dir=str(out),
         write_dicom_seg=False,
         overwrite=True,
+        report_image_level=True,  # recorded here although the bundle does not report it by default (issue 17)
         **(overrides or {}),
     )
     workflow.initialize()

@@ -53,7 +53,7 @@ def test_ct_dicom_and_nifti_outputs_on_input_grid(ct_demo, ct_root, tmp_path):
     shutil.copytree(item["dicom"], inputs / "study1")
     shutil.copy(item["image"], inputs / "volume.nii.gz")
     out = tmp_path / "out"
-    _infer(CT_BUNDLE, ct_root, inputs, out, TINY_CT_OVERRIDES)
+    _infer(CT_BUNDLE, ct_root, inputs, out, TINY_CT_OVERRIDES, report_image_level=True)
     summary = json.loads((out / "run_summary.json").read_text())
     assert summary["num_succeeded"] == 2 and summary["failures"] == []
     names = {c["kind"]: c["name"] for c in summary["cases"]}

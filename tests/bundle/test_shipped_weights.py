@@ -47,6 +47,5 @@ def test_ct_weights_reach_stated_dice(tmp_path):
     scores = [dice(pred, truth, 1) for pred, truth in _predict(CT_BUNDLE, all_items(data), tmp_path)]
     assert np.mean(scores) >= CT_MIN_VENTRICLE_DICE, scores
     summary = json.loads((tmp_path / "out" / "run_summary.json").read_text())
-    for case in summary["cases"]:  # the shipped network has its image-level head: one probability per type
-        assert set(case["image_level"]) == {"EDH", "SDH", "IPH", "IVH"}
-        assert all(0.0 <= p <= 1.0 for p in case["image_level"].values())
+    for case in summary["cases"]:  # the head is not informative (issue 17): not reported unless asked for
+        assert "image_level" not in case
