@@ -57,8 +57,11 @@ def _fmt(v: Any, digits: int = 3) -> str:
     return str(v)
 
 
-def _table(rows: Sequence[Dict[str, Any]], columns: Dict[str, Column]) -> str:
-    """Markdown table of ``rows`` (one line each) with ``columns`` (header -> dotted key or function of the row)."""
+def _table(rows: Sequence[Dict[str, Any]], columns: Optional[Dict[str, Column]] = None) -> str:
+    """Markdown table of ``rows`` (one line each) with ``columns`` (header -> dotted key or function of the row);
+    without ``columns``, the first row's keys are the headers and the keys."""
+    if columns is None:
+        columns = {k: k for k in rows[0]}
     import pandas as pd
 
     flat = pd.json_normalize(list(rows)).astype(object)
@@ -333,7 +336,7 @@ def render_bundle_inference(payload: Dict[str, Any]) -> str:
             "The network alone on one sliding-window batch, by path (speed-up over eager float32; argmax agreement "
             "with it):",
             "",
-            _table(rows, {k: k for k in rows[0]}),
+            _table(rows),
         ]
     return "\n".join(out)
 
@@ -364,7 +367,7 @@ def render_skull_band(payload: Dict[str, Any]) -> str:
             "Median HU of the intracranial voxels by in-plane distance to bone (> 150 HU), in brackets the share at "
             "acute-blood density (50-100 HU); phantoms: the range over the cases.",
             "",
-            _table(table, {k: k for k in table[0]}),
+            _table(table),
         ]
     out += _not_run(payload)
     return "\n".join(out)
