@@ -9,7 +9,9 @@ predicted masks). Next to it the threshold baseline of :mod:`cranialseg.demo.bas
 the figures have a floor. With ``../shared`` beside the checkout (``--real-ct``), the real-scan check of the CT
 bundle follows: its ``inference.json`` on the real normal head CT ``../shared/data/head_ct_dicom_ge_tilt`` (a DICOM
 folder, held out of all training), predicted volume per class and image-level probabilities; every mL of
-haemorrhage there is a false finding (goal: < 2 mL). Writes ``benchmarks/results/quality_phantoms_cpu.json``.
+haemorrhage there is a false finding (goal: < 2 mL); with ``--real-us`` the US bundle's ``inference.json`` on the
+20 real neonatal views ``../shared/data/neonatal_cranial_us/StandardViews`` (held out of all training), predicted
+ventricle and clot pixels per view. Writes ``benchmarks/results/quality_phantoms_cpu.json``.
 
 ``--side-by-side`` trains instead, with one recipe per task, this project's networks next to MONAI's (``UNet``
 with two residual units, ``AttentionUnet``, ``SegResNet``, at the bundle network's channels and strides): each is
@@ -55,6 +57,7 @@ __all__ = [
     "side_by_side_overrides",
     "train_bundle",
     "real_normal_ct_check",
+    "real_us_views_check",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,6 +66,10 @@ BUNDLES = {"ct": "head_ct_haemorrhage_segmentation", "us": "cranial_us_ventricle
 REAL_NORMAL_CT = ROOT.parent / "shared" / "data" / "head_ct_dicom_ge_tilt"
 #: goal 1 of issue 17: total predicted haemorrhage on the real normal scan, mL
 REAL_NORMAL_MAX_ML = 2.0
+#: the real neonatal cranial ultrasound views of the real-scan check (PNG screen captures; never used in training)
+REAL_US_VIEWS = ROOT.parent / "shared" / "data" / "neonatal_cranial_us" / "StandardViews"
+#: a view counts as "clot found" from this many predicted clot pixels (as the bundle's detection read-out)
+CLOT_MIN_PIXELS = 10
 #: a tiny setting for the smoke test: small phantoms, 2 cases
 TINY = {"ct": {"shape": (64, 64, 16), "spacing": (3.6, 3.6, 10.0)}, "us": {"size": (96, 96), "spacing": 0.8}}
 
@@ -228,6 +235,76 @@ def real_normal_ct_check(series: Path, workdir: Path, overrides: Optional[Dict[s
     }
 
 
+def _plane(view: str) -> str:
+    """``coronal`` / ``sagittal`` from a standard view's name (``..._COR2``, ``..._SAG1``), else ``other``."""
+    name = view.rsplit("_", 1)[-1].upper()
+    return "coronal" if name.startswith("COR") else "sagittal" if name.startswith("SAG") else "other"
+
+
+def real_us_views_check(views: Path, workdir: Path, overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The US bundle's ``inference.json`` on the real views under ``views`` (``<patient>/<date>/<view>.png``,
+    copied flat as ``<patient>_<view>.png``): predicted ventricle and IVH-clot pixels per view. The views have no
+    pixel size, so areas are in pixels of the original frame; their patients have no IVH reported, so every clot
+    pixel is a finding to look at on the overlay (written beside the masks)."""
+    import shutil
+
+    t0 = time.perf_counter()
+    inputs = workdir / "real_us_views" / "in"
+    inputs.mkdir(parents=True, exist_ok=True)
+    for f in sorted(views.rglob("*.png")):
+        shutil.copy(f, inputs / f"{f.relative_to(views).parts[0]}_{f.name}")
+    out = workdir / "real_us_views" / "out"
+    workflow = bundle_workflow(
+        ROOT / "bundle" / BUNDLES["us"],
+        "inference.json",
+        logging_file=False,
+        run_id="run",
+        input_dir=str(inputs),
+        output_dir=str(out),
+        overwrite=True,
+        **(overrides or {}),
+    )
+    workflow.initialize()
+    workflow.run()
+    workflow.finalize()
+    summary = json.loads((out / "run_summary.json").read_text())
+    rows = []
+    for case in summary.get("cases", []):
+        vol = case["volumes"]
+        frame = int(np.prod(case["shape"]))
+        clot = int(vol["IVH_clot"]["voxels"])
+        rows.append(
+            {
+                "view": case["name"],
+                "plane": _plane(case["name"]),
+                "shape": case["shape"],
+                "ventricle_px": int(vol["ventricles"]["voxels"]),
+                "clot_px": clot,
+                "clot_permille_of_frame": round(1000.0 * clot / frame, 3),
+            }
+        )
+    clots = [r["clot_px"] for r in rows]
+    return {
+        "views": str(views.name),
+        "status": "ok" if rows and not summary.get("failures") else "error",
+        "failures": summary.get("failures"),
+        "num_views": len(rows),
+        "views_with_clot": sum(c >= CLOT_MIN_PIXELS for c in clots),
+        "clot_min_pixels": CLOT_MIN_PIXELS,
+        "views_with_clot_by_plane": {
+            plane: [
+                sum(r["clot_px"] >= CLOT_MIN_PIXELS for r in rows if r["plane"] == plane),
+                sum(r["plane"] == plane for r in rows),
+            ]  # fmt: skip
+            for plane in sorted({r["plane"] for r in rows})
+        },
+        "clot_px_median": float(np.median(clots)) if clots else None,
+        "clot_px_max": max(clots) if clots else None,
+        "per_view": rows,
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }
+
+
 def _train_config(task: str) -> Dict[str, Any]:
     return json.loads((ROOT / "bundle" / BUNDLES[task] / "configs" / "train.json").read_text(encoding="utf-8"))
 
@@ -380,6 +457,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help="real normal head CT (DICOM folder) for the real-scan check; skipped when absent or --tiny "
         "(default: ../shared)",
     )
+    p.add_argument(
+        "--real-us",
+        type=Path,
+        default=REAL_US_VIEWS,
+        help="real neonatal cranial ultrasound views (folder of PNGs) for the real-scan check; skipped when absent "
+        "or --tiny (default: ../shared)",
+    )
     args = p.parse_args(argv)
     if args.out is None:
         name = "quality_phantoms_side_by_side_cpu.json" if args.side_by_side else "quality_phantoms_cpu.json"
@@ -402,6 +486,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             tasks = {t: run_task(t, _num_unseen(t, args), args.seed, workdir, args.tiny) for t in args.tasks}
             if "ct" in tasks and not args.tiny and args.real_ct and Path(args.real_ct).is_dir():
                 tasks["ct"]["real_normal_ct"] = real_normal_ct_check(Path(args.real_ct), workdir)
+            if "us" in tasks and not args.tiny and args.real_us and Path(args.real_us).is_dir():
+                tasks["us"]["real_views"] = real_us_views_check(Path(args.real_us), workdir)
     side = args.side_by_side
     notes = (
         [

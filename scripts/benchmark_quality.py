@@ -1,12 +1,12 @@
 """HC18 quality benchmark: one recipe (the ultrasound bundle's ``train.json``) for every network, on real data.
 
 A thin driver around ``bundle/cranial_us_ventricle_segmentation/configs/train.json``: for each network it runs the
-bundle's own training workflow (``monai.bundle.ConfigWorkflow``) with overrides only — ``network_def``, the
-HC18 datalist, two classes (background, fetal head), ``image_size``, epochs, seed and output folders — so the
-loss, optimiser, schedule and augmentation are identical for every network. The prepared HC18 datalist comes
+bundle's own training workflow (``monai.bundle.ConfigWorkflow``) with overrides only — ``network_def``, the HC18
+datalist, two classes (background, fetal head), a fixed ``--image-size`` grid, epochs, seed and output folders — so
+the loss, optimiser, schedule and augmentation are identical for every network. The prepared HC18 datalist comes
 from ``scripts/prepare_hc18.py`` / ``cranialseg.demo.prepare_hc18`` (split by subject of
-``../shared/data/hc18_fetal_head_us``); pass it with ``--datalist``. The fetal-head bundle's own side by side
-(its recipe, five networks, scored on the test subjects at the original grid) is ``scripts/benchmark_hc18.py``.
+``../shared/data/hc18_fetal_head_us``); pass it with ``--datalist``. The fetal-head bundle's own side by side (its
+recipe, five networks, scored on the test subjects at the original grid) is ``scripts/benchmark_hc18.py``.
 
 After training, the final weights are scored on the validation split at the training resolution: Dice and IoU of
 the head, HD95 in mm (``monai.metrics``, pixel size from the CSV scaled by the resize factor per axis) and the
@@ -201,7 +201,15 @@ def train_one(name: str, net_def: dict, seed: int, args: argparse.Namespace, out
         "val_datalist": absolute(val_items),
         "num_classes": 2,
         "class_names": ["background", "head"],
-        "image_size": list(args.image_size),
+        # a fixed (x, y) grid for every image (the bundle itself keeps the aspect: short side to
+        # ``frame_short_side``); the scores below scale the CSV's pixel size by this resize
+        _resize_key(): {
+            "_target_": "Resized",
+            "keys": ["image", "label"],
+            "spatial_size": list(args.image_size),
+            "mode": ["area", "nearest"],
+            "allow_missing_keys": True,
+        },
         "roi_size": list(args.image_size),
         "max_epochs": args.epochs,
         "val_interval": args.epochs,
@@ -229,6 +237,15 @@ def train_one(name: str, net_def: dict, seed: int, args: argparse.Namespace, out
     row["cases"] = res["cases"] if args.keep_cases else None
     wf.finalize()
     return row
+
+
+def _resize_key() -> str:
+    """Config id of the bundle's resize step in ``grid_transforms`` (replaced by a fixed-size resize)."""
+    import json
+
+    steps = json.loads((BUNDLE / "configs" / "train.json").read_text(encoding="utf-8"))["grid_transforms"]
+    index = next(i for i, t in enumerate(steps) if isinstance(t, dict) and "Resize" in t.get("_target_", ""))
+    return f"grid_transforms#{index}"
 
 
 def _base_handlers() -> List[dict]:

@@ -262,6 +262,19 @@ def render_phantoms(payload: Dict[str, Any]) -> str:
                 f"{'met' if real['goal_met'] else 'NOT met'}); mL per class: {vols}"
                 + (f"; image-level probabilities: {probs}." if probs else "."),
             ]
+        views = r.get("real_views")
+        if views and views.get("status") == "ok":
+            out += [
+                "",
+                f"Real neonatal cranial ultrasound views (`{views['views']}`, {views['num_views']} screen captures, no "
+                f"IVH reported; through `inference.json`): a clot (>= {views['clot_min_pixels']} px) in "
+                f"{views['views_with_clot']} of {views['num_views']} views ("
+                + ", ".join(f"{k} {a} of {b}" for k, (a, b) in (views.get("views_with_clot_by_plane") or {}).items())
+                + "), clot pixels per view median "
+                f"{_fmt(views['clot_px_median'])}, max {views['clot_px_max']}.",
+                "",
+                _table(views["per_view"]),
+            ]
     if payload.get("notes"):
         out += ["", " ".join(payload["notes"])]
     return "\n".join(out)

@@ -3,12 +3,21 @@
 Families: :mod:`.ct` (multi-window channels, the head crop and the intracranial mask used by :mod:`.lesions`),
 :mod:`.ultrasound` (grey conversion, sector masking), :mod:`.speckle` (random speckle and acoustic shadows),
 :mod:`.labels` (image-level presence labels), :mod:`.lesions` (lesion-aware post-processing of a CT label map),
+:mod:`.contact` (lesion components that must lie against a host structure: an IVH clot against ventricle),
 :mod:`.modality` (the input's modality and dimensions checked against the bundle), :mod:`.dims` (a single-frame
 ``(W, H, 1)`` image to 2D and back, a singleton channel dropped), :mod:`.pixel_spacing` (pixel size of uncalibrated
-frames), :mod:`.heads` (the network's heads unpacked in post-processing) and :mod:`.meta` (items kept away from
-MONAI's ``Spacingd``). Transforms import only :mod:`cranialseg.utils` of this package (never :mod:`cranialseg.io`).
+frames), :mod:`.resize` (a frame to a fixed short side, aspect kept), :mod:`.heads` (the network's heads unpacked in
+post-processing) and :mod:`.meta` (items kept away from MONAI's ``Spacingd``). Transforms import only
+:mod:`cranialseg.utils` of this package (never :mod:`cranialseg.io`).
 """
 
+from .contact import (
+    RemoveDetachedLesions,
+    RemoveDetachedLesionsD,
+    RemoveDetachedLesionsd,
+    RemoveDetachedLesionsDict,
+    lesion_contacts,
+)
 from .ct import (
     CT_WINDOW_PRESETS,
     CTWindows,
@@ -55,6 +64,7 @@ from .modality import (
     read_dicom_modality,
 )
 from .pixel_spacing import PixelSpacing, PixelSpacingd, read_hc18_csv, read_pixel_spacing_csv
+from .resize import ResizeShortSide, ResizeShortSideD, ResizeShortSided, ResizeShortSideDict, short_side_size
 from .speckle import (
     RandAcousticShadow,
     RandAcousticShadowD,
@@ -119,11 +129,21 @@ __all__ = [
     "LabelToPresenced",
     "LabelToPresenceD",
     "LabelToPresenceDict",
+    "RemoveDetachedLesions",
+    "RemoveDetachedLesionsd",
+    "RemoveDetachedLesionsD",
+    "RemoveDetachedLesionsDict",
+    "lesion_contacts",
     "RemoveImplausibleLesions",
     "RemoveImplausibleLesionsd",
     "RemoveImplausibleLesionsD",
     "RemoveImplausibleLesionsDict",
     "implausible_lesion_components",
+    "ResizeShortSide",
+    "ResizeShortSided",
+    "ResizeShortSideD",
+    "ResizeShortSideDict",
+    "short_side_size",
     "RandAcousticShadow",
     "RandAcousticShadowd",
     "RandAcousticShadowD",

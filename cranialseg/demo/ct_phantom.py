@@ -20,14 +20,15 @@ calcified choroid plexus and pineal (100-450 HU, 1-7 mm), falx plaques and basal
 hardening in two bands under the inner table (up to ~26 HU), dark and bright streaks between the petrous bones.
 ``negative_fraction`` adds lesion-free cases (hard negatives); ``mimics=False`` switches the anatomy off.
 
-Image formation: three sub-slices per slice are averaged (thick-slice partial volume, which turns the inner
-table into a 100-300 HU rim), skull blooming (the tails of the PSF and slice profile spread a per-case 0-20 % of the
+Image formation: three sub-slices per slice are averaged (thick-slice partial volume, which turns the inner table
+into a 100-300 HU rim), skull blooming (the tails of the PSF and slice profile spread a per-case 0-20 % of the
 bone's excess over 1.5-3 mm: the 45-70 HU band under the inner table of real scans, see
-:mod:`cranialseg.demo.realism`), an in-plane PSF (0.72 mm), beam hardening, a smooth intensity inhomogeneity,
-per-case grey/white contrast and correlated noise of 2.5-5.5 HU with a per-case grain (0.9-1.6 mm, soft to sharp
-kernels). These make intensity thresholds unreliable, as in real scans (see :mod:`cranialseg.demo.baseline`). A
-default case (128 x 128 x 32 at 1.8 x 1.8 x 5 mm) takes about 1 s on one core; the CT bundle's recipe grid
-(224 x 224 x 32 at 1 x 1 x 5 mm) about 3-6 s.
+:mod:`cranialseg.demo.realism`), in half the cases one or two slices near the vertex interpolated from their
+neighbours (a gap in the slice positions filled by the reader: bone and brain blend into a ring), an in-plane PSF
+(0.72 mm), beam hardening, a smooth intensity inhomogeneity, per-case grey/white contrast and correlated noise of
+2.5-5.5 HU with a per-case grain (0.9-1.6 mm, soft to sharp kernels). These make intensity thresholds unreliable, as
+in real scans (see :mod:`cranialseg.demo.baseline`). A default case (128 x 128 x 32 at 1.8 x 1.8 x 5 mm) takes about
+1 s on one core; the CT bundle's recipe grid (224 x 224 x 32 at 1 x 1 x 5 mm) about 3-6 s.
 """
 
 from __future__ import annotations
@@ -189,6 +190,20 @@ def _add_mimics(
             hu[bg] = hu_bg
 
 
+def _fill_vertex_gap(hu: np.ndarray, brain_slices: np.ndarray, count: int, offset: int, weight: float) -> None:
+    """Replace ``count`` slices ending ``offset`` slices below the top brain slice by a linear blend of the two
+    acquired slices around them (in place), as a reader fills a gap in the slice positions by interpolation."""
+    top = int(np.flatnonzero(brain_slices)[-1]) if brain_slices.any() else -1
+    last = min(top - offset, hu.shape[2] - 2)  # the last interpolated slice keeps an acquired slice above it
+    first = last - count + 1
+    if first < 1:
+        return
+    below, above = hu[..., first - 1].copy(), hu[..., last + 1].copy()
+    for n, k in enumerate(range(first, last + 1)):
+        t = (n + weight) / count  # position between the two acquired slices
+        hu[..., k] = (1.0 - t) * below + t * above
+
+
 def generate_ct_phantom(
     rng: np.random.Generator,
     shape: Sequence[int] = (128, 128, 32),
@@ -197,6 +212,7 @@ def generate_ct_phantom(
     negative_fraction: float = 0.0,
     mimics: bool = True,
     bloom: bool = True,
+    vertex_gap: float = 0.5,
 ) -> CTPhantom:
     """Generate one head CT phantom.
 
@@ -213,6 +229,10 @@ def generate_ct_phantom(
         bloom: add skull blooming, a per-case fraction (0-20 %) of the bone's excess over 100 HU spread by a
             Gaussian of 1.5-3.0 mm in-plane and 0.5-2.5 mm along the slices (the tails of the scanner's PSF and
             slice profile): a blood-dense band 1-3 mm under the inner table, as real scans have; False for an ablation.
+        vertex_gap: probability that one or two slices near the vertex were not acquired and are interpolated from
+            their neighbours, as a reader's resampling fills a gap in the slice positions (the real GE series has a
+            7.4 mm step at the top): where the skull cap is cut tangentially, bone and brain blend into a broad
+            50-160 HU ring that is not blood (labels keep the anatomy); 0 for an ablation.
 
     Returns:
         a :class:`CTPhantom` with HU as int16 and labels as uint8 (values of :data:`CT_LABELS`).
@@ -248,6 +268,10 @@ def generate_ct_phantom(
     brng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
     bloom_fraction = float(brng.uniform(0.0, 0.2)) if bloom else 0.0
     bloom_mm, bloom_z_mm = float(brng.uniform(1.5, 3.0)), float(brng.uniform(0.5, 2.5))
+    # a gap in the slice positions near the vertex (a fourth stream), filled by interpolation like a reader does
+    grng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
+    gap = grng.random() < float(vertex_gap)
+    gap_slices, gap_offset, gap_weight = int(grng.integers(1, 3)), int(grng.integers(0, 3)), grng.uniform(0.3, 0.7)
     if negative:
         probs = dict.fromkeys(probs, 0.0)
 
@@ -431,6 +455,9 @@ def generate_ct_phantom(
     grain = mrng.uniform(0.9, 1.6)  # noise grain (mm): soft to sharp reconstruction kernels
     noise = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), (grain / sx, grain / sy, 0.0))
     hu += noise * (noise_sd / max(float(noise.std()), 1e-6))
+    if gap:
+        _fill_vertex_gap(hu, inside.reshape(nx, ny, nz, _SUBSLICES).any(axis=(0, 1, 3)), gap_slices, gap_offset,
+                         gap_weight)  # fmt: skip
     sub = label.reshape(nx, ny, nz, _SUBSLICES)  # label of a thick slice: majority of its sub-slices
     label = np.where(sub[..., 0] == sub[..., -1], sub[..., 0], sub[..., _SUBSLICES // 2])
     label[has_bone & (label >= 2)] = 0

@@ -34,8 +34,9 @@ __all__ = ["ensure_demo_data", "demo_datalist", "split_cases", "DEFAULT_NUM_CASE
 DEFAULT_NUM_CASES = {"ct": 24, "us": 48}
 _CT_KW = {"shape", "spacing", "lesion_probability", "negative_fraction"}
 _US_KW = {"size", "spacing", "ivh_probability", "annotations"}
-#: Version of each generator's output; a data folder made by another version is regenerated (2: CT skull blooming).
-GENERATOR_VERSION = {"ct": 2, "us": 1}
+#: Version of each generator's output; a data folder made by another version is regenerated (2: CT skull blooming,
+#: 3: CT slices interpolated across a gap at the vertex).
+GENERATOR_VERSION = {"ct": 3, "us": 1}
 
 
 def split_cases(n: int, val_fraction: float = 0.2, test_fraction: float = 0.1) -> dict[str, list[int]]:

@@ -22,7 +22,7 @@ TINY_CT_OVERRIDES = {
     "network_def#num_heads": 2,
 }
 TINY_US_OVERRIDES = {
-    "image_size": [64, 64],
+    "frame_short_side": 64,
     "roi_size": [64, 64],
     "network_def#channels": [8, 16, 32, 64],
     "network_def#num_heads": 2,

@@ -31,7 +31,15 @@ SHARED = {
         "fp16_safe",
         "ckpt_dir",
     ],
-    "cranial_us_ventricle_segmentation": ["class_names", "num_classes", "image_size", "roi_size", "fp16_safe"],
+    "cranial_us_ventricle_segmentation": [
+        "class_names",
+        "num_classes",
+        "frame_short_side",
+        "roi_size",
+        "fp16_safe",
+        "clot_min_contact",
+        "clot_margin_fraction",
+    ],
     "fetal_head_us_segmentation": ["class_names", "num_classes", "image_size", "roi_size", "fp16_safe"],
 }
 

@@ -104,17 +104,24 @@ def test_default_amp_picks_float16_only_for_activations_in_range(name, shipped, 
         assert_fp16_range(net, x)
 
 
-def test_us_shipped_weights_fit_float16(shipped):
+def test_us_fp16_flag_matches_the_shipped_weights(shipped):
+    # the frame-scale weights (256 px, unnormalised sparse branch) reach 1.6e5 in the deepest SAL and the first up
+    # convolution: beyond float16, so the bundle must not declare fp16_safe (float16 autocast would overflow to inf)
     net, x, safe = shipped("us")
-    assert safe  # the US bundle declares fp16_safe: its largest activation is ~1.1e3-1.4e3
-    top = assert_fp16_range(net, x)
-    assert 100.0 < top < 65504.0 / MARGIN
     with torch.no_grad():
-        ref = net(x)
-        with torch.autocast("cpu", dtype=torch.float16):
-            half = net(x).float()
-    assert torch.isfinite(half).all()
-    assert (half.argmax(1) == ref.argmax(1)).float().mean() > 0.99
+        top = max(activation_range(net, x).values())
+    assert safe == (top <= 65504.0 / MARGIN), f"fp16_safe is {safe} but the largest activation is {top:.4g}"
+    if safe:
+        assert_fp16_range(net, x)
+        with torch.no_grad():
+            ref = net(x)
+            with torch.autocast("cpu", dtype=torch.float16):
+                half = net(x).float()
+        assert torch.isfinite(half).all()
+        assert (half.argmax(1) == ref.argmax(1)).float().mean() > 0.99
+    else:
+        assert amp_dtype("cuda", safe, bf16_supported=False) is None  # an older GPU runs float32, never float16
+        assert amp_dtype("cuda", safe, bf16_supported=True) == torch.bfloat16  # bfloat16 has float32's range
 
 
 def test_ct_shipped_weights_fit_float16(shipped):

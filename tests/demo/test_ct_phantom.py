@@ -16,7 +16,7 @@ def cases():
 
     Without skull blooming, so the densities below are the ones drawn (blooming lifts the voxels next to bone, a thin
     subdural crescent's median by up to ~30 HU; it is tested in test_realism.py)."""
-    return [generate_ct_phantom(np.random.default_rng([0, i]), bloom=False) for i in range(8)]
+    return [generate_ct_phantom(np.random.default_rng([0, i]), bloom=False, vertex_gap=0.0) for i in range(8)]
 
 
 def test_deterministic_and_seed_dependent():
@@ -103,8 +103,9 @@ def test_mimics_are_blood_dense_and_unlabelled():
     """The mimic anatomy (sinuses, tentorium, glomus, calcifications) raises HU but never adds a lesion label."""
     voxel_ml = 1.8 * 1.8 * 5.0 / 1000.0
     for i in range(3):
-        with_mimics = generate_ct_phantom(np.random.default_rng([7, i]), negative_fraction=1.0, bloom=False)
-        without = generate_ct_phantom(np.random.default_rng([7, i]), negative_fraction=1.0, mimics=False, bloom=False)
+        kw = {"negative_fraction": 1.0, "bloom": False, "vertex_gap": 0.0}
+        with_mimics = generate_ct_phantom(np.random.default_rng([7, i]), **kw)
+        without = generate_ct_phantom(np.random.default_rng([7, i]), mimics=False, **kw)
         np.testing.assert_array_equal(with_mimics.label, without.label)
         changed = (with_mimics.hu.astype(int) - without.hu.astype(int)) > 20
         assert changed.sum() * voxel_ml > 2.0  # several mL of dense normal anatomy

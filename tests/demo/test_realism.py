@@ -47,7 +47,7 @@ def test_skull_blooming_raises_the_band_under_the_inner_table_only():
     edges = (1.0, 3.0, 20.0, 40.0)  # at 1.8 mm pixels: the first ring, then deep brain
     rises = []
     for i in range(3):
-        kw = dict(shape=(128, 128, 16), spacing=(1.8, 1.8, 5.0), negative_fraction=1.0)
+        kw = dict(shape=(128, 128, 16), spacing=(1.8, 1.8, 5.0), negative_fraction=1.0, vertex_gap=0.0)
         bloomed = generate_ct_phantom(np.random.default_rng([9, i]), **kw)
         plain = generate_ct_phantom(np.random.default_rng([9, i]), bloom=False, **kw)
         np.testing.assert_array_equal(bloomed.label, plain.label)  # same anatomy, same draws
@@ -55,3 +55,22 @@ def test_skull_blooming_raises_the_band_under_the_inner_table_only():
         rises.append(a[0]["median_hu"] - b[0]["median_hu"])
         assert abs(a[2]["median_hu"] - b[2]["median_hu"]) <= 2.0  # deep brain: untouched
     assert min(rises) >= 0.0 and max(rises) >= 8.0, rises
+
+
+def test_vertex_gap_interpolates_slices_at_the_top_of_the_brain_only():
+    """A gap in the slice positions at the vertex (issue 17), filled by a blend of the acquired slices around it."""
+    kw = dict(shape=(96, 96, 32), spacing=(2.4, 2.4, 5.0), negative_fraction=1.0, bloom=False)
+    for i in range(4):
+        gap = generate_ct_phantom(np.random.default_rng([11, i]), vertex_gap=1.0, **kw)
+        none = generate_ct_phantom(np.random.default_rng([11, i]), vertex_gap=0.0, **kw)
+        np.testing.assert_array_equal(gap.label, none.label)  # the anatomy (and every other draw) stays
+        changed = np.flatnonzero((gap.hu != none.hu).any(axis=(0, 1)))
+        assert 1 <= len(changed) <= 2 and np.all(np.diff(changed) == 1)  # one or two neighbouring slices
+        first, last = int(changed[0]), int(changed[-1])
+        head = np.flatnonzero((none.hu > 0).any(axis=(0, 1)))
+        assert last >= head.max() - 5  # near the vertex, not in the middle of the head
+        below, above = none.hu[..., first - 1].astype(float), none.hu[..., last + 1].astype(float)
+        for k in range(first, last + 1):  # each filled slice lies between its two acquired neighbours
+            lo, hi = np.minimum(below, above) - 1, np.maximum(below, above) + 1
+            assert np.all((gap.hu[..., k] >= lo) & (gap.hu[..., k] <= hi))
+    assert not np.array_equal(gap.hu, none.hu)

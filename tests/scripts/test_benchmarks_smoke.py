@@ -263,6 +263,30 @@ def test_benchmark_phantoms_tiny(tmp_path):
     }
     text = tables.render_phantoms(payload)
     assert "predicted haemorrhage 1.25 mL (goal < 2 mL: met); mL per class: ventricles 37.3, EDH 0" in text
+    assert "real_views" not in us  # --tiny skips the real ultrasound views too
+    us["real_views"] = {  # as real_us_views_check writes it
+        "views": "StandardViews",
+        "status": "ok",
+        "num_views": 2,
+        "views_with_clot": 1,
+        "views_with_clot_by_plane": {"coronal": [1, 2]},
+        "clot_min_pixels": 10,
+        "clot_px_median": 6.0,
+        "clot_px_max": 12,
+        "per_view": [
+            {"view": "p1_COR1", "shape": [1442, 898], "ventricle_px": 900, "clot_px": 0, "clot_permille_of_frame": 0.0},
+            {
+                "view": "p1_COR2",
+                "shape": [1442, 898],
+                "ventricle_px": 800,
+                "clot_px": 12,
+                "clot_permille_of_frame": 0.009,
+            },
+        ],
+    }
+    text = tables.render_phantoms(payload)
+    assert "a clot (>= 10 px) in 1 of 2 views (coronal 1 of 2), clot pixels per view median 6, max 12." in text
+    assert ["p1_COR2", "[1442, 898]", "800", "12", "0.009"] in table_rows(text)
 
 
 def test_update_tables_roundtrip(tmp_path):
