@@ -191,6 +191,24 @@ def run_task(task: str, num_cases: int, seed: int, workdir: Path, tiny: bool) ->
     }
 
 
+def _bundle_inference(task: str, inputs: Path, out: Path, overrides: Dict[str, Any]) -> Dict[str, Any]:
+    """The ``task`` bundle's ``inference.json`` on the folder ``inputs`` into ``out``; its ``run_summary.json``."""
+    workflow = bundle_workflow(
+        ROOT / "bundle" / BUNDLES[task],
+        "inference.json",
+        logging_file=False,
+        run_id="run",
+        input_dir=str(inputs),
+        output_dir=str(out),
+        overwrite=True,
+        **overrides,
+    )
+    workflow.initialize()
+    workflow.run()
+    workflow.finalize()
+    return json.loads((out / "run_summary.json").read_text())
+
+
 def real_normal_ct_check(series: Path, workdir: Path, overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """The CT bundle's ``inference.json`` on the real normal series ``series`` (DICOM folder): per-class mL, total
     haemorrhage, image-level probabilities and whether the goal (< :data:`REAL_NORMAL_MAX_ML` mL) is met."""
@@ -201,23 +219,9 @@ def real_normal_ct_check(series: Path, workdir: Path, overrides: Optional[Dict[s
     inputs.mkdir(parents=True, exist_ok=True)
     for f in sorted(series.glob("*.dcm")):
         shutil.copy(f, inputs / f.name)
-    out = workdir / "real_normal_ct" / "out"
-    workflow = bundle_workflow(
-        ROOT / "bundle" / BUNDLES["ct"],
-        "inference.json",
-        logging_file=False,
-        run_id="run",
-        input_dir=str(inputs.parent),
-        output_dir=str(out),
-        write_dicom_seg=False,
-        overwrite=True,
-        report_image_level=True,  # recorded here although the bundle does not report it by default (issue 17)
-        **(overrides or {}),
-    )
-    workflow.initialize()
-    workflow.run()
-    workflow.finalize()
-    summary = json.loads((out / "run_summary.json").read_text())
+    # image level recorded here although the bundle does not report it by default (issue 17)
+    settings = {"write_dicom_seg": False, "report_image_level": True, **(overrides or {})}
+    summary = _bundle_inference("ct", inputs.parent, workdir / "real_normal_ct" / "out", settings)
     if summary.get("failures") or not summary.get("cases"):
         return {"series": str(series), "status": "error", "failures": summary.get("failures")}
     case = summary["cases"][0]
@@ -253,21 +257,7 @@ def real_us_views_check(views: Path, workdir: Path, overrides: Optional[Dict[str
     inputs.mkdir(parents=True, exist_ok=True)
     for f in sorted(views.rglob("*.png")):
         shutil.copy(f, inputs / f"{f.relative_to(views).parts[0]}_{f.name}")
-    out = workdir / "real_us_views" / "out"
-    workflow = bundle_workflow(
-        ROOT / "bundle" / BUNDLES["us"],
-        "inference.json",
-        logging_file=False,
-        run_id="run",
-        input_dir=str(inputs),
-        output_dir=str(out),
-        overwrite=True,
-        **(overrides or {}),
-    )
-    workflow.initialize()
-    workflow.run()
-    workflow.finalize()
-    summary = json.loads((out / "run_summary.json").read_text())
+    summary = _bundle_inference("us", inputs, workdir / "real_us_views" / "out", overrides or {})
     rows = []
     for case in summary.get("cases", []):
         vol = case["volumes"]

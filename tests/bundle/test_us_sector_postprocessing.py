@@ -25,13 +25,19 @@ VENTRICLES, CLOT_UNFILTERED = 8457, 6610
 
 @pytest.mark.shared
 @pytest.mark.skipif(not (US_BUNDLE / "models" / "model.pt").is_file(), reason="no shipped US weights")
-def test_us_inference_keeps_predictions_inside_the_fan_only(shared_data, tmp_path):
+def _segment_view(shared_data, tmp_path, **override):
+    """The view through the bundle's ``inference.json`` (with ``override``): its source and label map (rows, cols)."""
     src = shared_data / "neonatal_cranial_us" / "StandardViews" / VIEW[0] / VIEW[1] / f"{VIEW[2]}.png"
     inputs = tmp_path / "in"
     inputs.mkdir()
     shutil.copy(src, inputs / "view.png")
-    run_workflow(US_BUNDLE, ["inference.json"], input_dir=str(inputs), output_dir=str(tmp_path / "out"))
-    seg = np.asarray(Image.open(tmp_path / "out" / "view_seg.png"))  # (rows, columns)
+    out = tmp_path / "out"
+    run_workflow(US_BUNDLE, ["inference.json"], input_dir=str(inputs), output_dir=str(out), **override)
+    return src, np.asarray(Image.open(out / "view_seg.png"))
+
+
+def test_us_inference_keeps_predictions_inside_the_fan_only(shared_data, tmp_path):
+    src, seg = _segment_view(shared_data, tmp_path)
     luma = np.asarray(Image.open(src).convert("L"), dtype=np.float32)  # BT.601, as cranialseg.io reads colour US
     fan = SectorMask().compute_mask(luma.T[None])[0].T  # estimated on (1, x, y) as MONAI holds it; (rows, columns)
     assert seg.shape == fan.shape == (898, 1442)
@@ -45,12 +51,6 @@ def test_us_inference_keeps_predictions_inside_the_fan_only(shared_data, tmp_pat
 @pytest.mark.shared
 @pytest.mark.skipif(not (US_BUNDLE / "models" / "model.pt").is_file(), reason="no shipped US weights")
 def test_without_the_contact_filter_the_septum_reads_as_clot(shared_data, tmp_path):
-    src = shared_data / "neonatal_cranial_us" / "StandardViews" / VIEW[0] / VIEW[1] / f"{VIEW[2]}.png"
-    inputs = tmp_path / "in"
-    inputs.mkdir()
-    shutil.copy(src, inputs / "view.png")
-    out = tmp_path / "out"
-    run_workflow(US_BUNDLE, ["inference.json"], input_dir=str(inputs), output_dir=str(out), clot_min_contact=0.0)
-    seg = np.asarray(Image.open(out / "view_seg.png"))
+    _, seg = _segment_view(shared_data, tmp_path, clot_min_contact=0.0)
     assert int((seg == 2).sum()) == pytest.approx(CLOT_UNFILTERED, rel=0.05)
     assert int((seg == 1).sum()) == pytest.approx(VENTRICLES, rel=0.05)  # the filter never touches ventricles

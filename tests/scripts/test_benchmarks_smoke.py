@@ -447,3 +447,24 @@ def test_bundle_inference_stages_add_up_to_the_run(tmp_path):
     assert run["network_input_shape"][:2] == [1, 1]
     saved = json.loads(out.read_text())["runs"]
     assert [r["tag"] for r in saved] == ["bundle_default"]
+
+
+@pytest.mark.shared
+def test_real_us_views_check_counts_clot_per_view_and_plane(shared_data, tmp_path):
+    import shutil
+
+    bench = load_script("benchmark_phantoms")
+    views = tmp_path / "views"
+    picked = {("20221223027", "20230104", "COR2"): (8457, 0), ("20230418011", "20230418", "SAG2"): (2806, 1392)}
+    for patient, date, view in picked:
+        (views / patient / date).mkdir(parents=True)
+        src = shared_data / "neonatal_cranial_us" / "StandardViews" / patient / date / f"{view}.png"
+        shutil.copy(src, views / patient / date / f"{view}.png")
+    res = bench.real_us_views_check(views, tmp_path / "work")
+    assert res["status"] == "ok" and res["num_views"] == 2
+    assert res["views_with_clot_by_plane"] == {"coronal": [0, 1], "sagittal": [1, 1]}
+    rows = {r["view"]: r for r in res["per_view"]}
+    for (patient, _, view), (ventricles, clot) in picked.items():  # the figures of the bundle docs' table
+        row = rows[f"{patient}_{view}"]
+        assert row["ventricle_px"] == pytest.approx(ventricles, rel=0.05)
+        assert row["clot_px"] == pytest.approx(clot, rel=0.1, abs=0)
