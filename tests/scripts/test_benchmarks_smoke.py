@@ -139,8 +139,10 @@ def test_benchmark_networks_tiny_efficient_preset(tmp_path):
 def test_benchmark_inference_tiny(tmp_path):
     bench = load_script("benchmark_inference")
     out = tmp_path / "inference.json"
+    # --roi 128 128: windows smaller than the frame (the bundle's own ROI, 256 x 256, would cover it at once)
     bench.main(["--tiny", "--cases", "us", "--no-dicom", "--paths", "ours_eager", "monai_unet_eager",
-                "ours_lean_eager", "--threads", "1", "--warmup", "1", "--out", str(out)])  # fmt: skip
+                "ours_lean_eager", "--threads", "1", "--warmup", "1", "--roi", "128", "128",
+                "--out", str(out)])  # fmt: skip
     payload = json.loads(out.read_text())
     assert_machine_block(payload)
     (case,) = payload["cases"]
