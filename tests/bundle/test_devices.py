@@ -139,16 +139,19 @@ def test_validation_sampler_with_fewer_cases_than_ranks():
         assert config["_target_"] == "cranialseg.data.distributed_sampler" and not config["even_divisible"]
 
 
-def test_ct_training_can_start_from_the_shipped_weights():
-    """`--pretrained FILE` fine-tunes from a model.pt (the quick start starts from the shipped weights)."""
-    shipped = CT_BUNDLE / "models" / "model.pt"
-    parser = parse(CT_BUNDLE, "train.json", pretrained=str(shipped), device="cpu")
+@pytest.mark.parametrize("name", sorted(p.name for p in CT_BUNDLE.parent.iterdir() if (p / "models").is_dir()))
+def test_training_can_start_from_the_shipped_weights(name):
+    """`--pretrained FILE` fine-tunes from a model.pt (the quick start starts from the CT bundle's shipped weights;
+    the fetal-head fine-tune on 2 CPU cores from that bundle's)."""
+    bundle = CT_BUNDLE.parent / name
+    shipped = bundle / "models" / "model.pt"
+    parser = parse(bundle, "train.json", pretrained=str(shipped), device="cpu")
     net = parser.get_parsed_content("network")
     state = torch.load(shipped, map_location="cpu", weights_only=True)
-    for name, value in net.state_dict().items():
-        torch.testing.assert_close(value, state[name], msg=name)
+    for key, value in net.state_dict().items():
+        torch.testing.assert_close(value, state[key], msg=key)
     assert net.training
-    fresh = parse(CT_BUNDLE, "train.json", device="cpu").get_parsed_content("network")
+    fresh = parse(bundle, "train.json", device="cpu").get_parsed_content("network")
     assert any(not torch.equal(v, state[k]) for k, v in fresh.state_dict().items() if v.is_floating_point())
 
 
