@@ -271,9 +271,14 @@ def score_run(
     from PIL import Image
 
     from cranialseg.demo.hc18 import hc18_head_mask, read_hc18_csv
-    from cranialseg.metrics.fetal_head import score_head_case, summarize_head_cases
+    from cranialseg.metrics.fetal_head import head_outline_offset_mm, score_head_case, summarize_head_cases
+    from cranialseg.utils import read_bundle_config
 
     torch.set_num_threads(threads)
+    # every network learns the same masks (filled annotations): the bundle's outline offset, in its grid's pixels
+    outline = read_bundle_config(str(ROOT / "bundle" / "fetal_head_us_segmentation")).get_parsed_content(
+        "head_outline_offset"
+    )
     run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     net = _load_network(run_dir, run, "cpu")
     table = read_hc18_csv(hc18_dir / "pixel_size_and_HC.csv")
@@ -287,7 +292,8 @@ def score_run(
         t0 = time.perf_counter()
         pred = predict_original_grid(net, image, size)
         times.append(time.perf_counter() - t0)
-        cases.append({"case": name, **score_head_case(pred, label, [pixel, pixel], hc)})
+        offset = head_outline_offset_mm(image.shape, [pixel, pixel], outline, size)
+        cases.append({"case": name, **score_head_case(pred, label, [pixel, pixel], hc, offset)})
     if timing_repeats > 0 and items:  # repeat the timing on the first image (after the loop warmed up)
         name = items[0]["source"]
         image = np.asarray(Image.open(hc18_dir / "images" / name).convert("L"), dtype=np.float32).T

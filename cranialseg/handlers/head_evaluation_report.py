@@ -11,7 +11,7 @@ from cranialseg.data.screening import case_name
 from cranialseg.handlers.evaluation_report import evaluator_items
 from cranialseg.io.label_files import to_numpy
 from cranialseg.io.overlays import _spatial_2d, save_head_overlay
-from cranialseg.metrics.fetal_head import score_head_case, summarize_head_cases
+from cranialseg.metrics.fetal_head import head_outline_offset_mm, score_head_case, summarize_head_cases
 from cranialseg.utils.atomic import atomic_write, write_json
 
 __all__ = [
@@ -41,6 +41,9 @@ class HeadEvaluationReport:
         failed_cases: cases that failed before the evaluation (dicts with ``case``, ``file``, ``error``); a list
             object filled later is read when the report is written.
         image_key / pred_key / label_key / reference_key: item keys.
+        outline_offset / network_size: the masks' outline offset in pixels of the network's grid, taken off the
+            fitted ellipses before the head circumference (see
+            :class:`cranialseg.io.writers.SaveHeadMeasurementsd`, which measures the same way at inference).
 
     Example:
         ``{"_target_": "cranialseg.handlers.head_evaluation_report.HeadEvaluationReport", "output_dir": "@output_dir"}``
@@ -57,6 +60,8 @@ class HeadEvaluationReport:
         pred_key: str = "pred",
         label_key: str = "label",
         reference_key: str = "hc_mm",
+        outline_offset: float = 0.0,
+        network_size=None,
     ) -> None:
         self.output_dir = Path(output_dir)
         self.num_overlays = int(num_overlays)
@@ -66,6 +71,8 @@ class HeadEvaluationReport:
             label_key,
             reference_key,
         )
+        self.outline_offset = float(outline_offset)
+        self.network_size = None if network_size is None else [int(n) for n in network_size]
         self.failed_before = failed_cases
         self.failed: list = []
         self.cases: list = []
@@ -86,7 +93,8 @@ class HeadEvaluationReport:
         """Score one case (2D label maps or one-hot) and keep it for the summary and overlays."""
         p, g = _spatial_2d(pred), _spatial_2d(label)
         case = {"case": name, "spacing_mm": [round(float(s), 6) for s in spacing]}
-        case.update(score_head_case(p > 0, g > 0, spacing, reference_hc_mm))
+        offset = head_outline_offset_mm(p.shape, spacing, self.outline_offset, self.network_size)
+        case.update(score_head_case(p > 0, g > 0, spacing, reference_hc_mm, offset))
         self.cases.append(case)
         self._pictures[name] = (image, p, g, spacing)
         return case
@@ -115,6 +123,7 @@ class HeadEvaluationReport:
 
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self.summary = summarize_head_cases(self.cases)
+        self.summary["outline_offset"] = {"pixels": self.outline_offset, "network_size": self.network_size}
         failed = [
             {"case": c.get("case"), "file": c.get("file"), "error": c.get("error")}
             for c in [*self.failed_before, *self.failed]

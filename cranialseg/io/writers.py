@@ -30,7 +30,7 @@ from monai.transforms import MapTransform
 from cranialseg.io.label_files import save_label_nifti, save_label_png, to_numpy
 from cranialseg.io.overlays import save_overlay_png
 from cranialseg.metrics.ellipse import ELLIPSE_KEYS
-from cranialseg.metrics.fetal_head import head_measurements
+from cranialseg.metrics.fetal_head import head_measurements, head_outline_offset_mm
 from cranialseg.metrics.volumes import class_volumes
 from cranialseg.utils.atomic import atomic_write, write_json
 from cranialseg.utils.options import as_bool, path_inside, safe_name
@@ -257,6 +257,12 @@ class SaveHeadMeasurementsd(CaseWriterd):
         keys: the label-map key (``"pred"``).
         image_key: the input kept by ``CopyItemsd`` (grid, spacing and the overlay picture).
         write_overlay: write the overlay PNG (with the fitted ellipse).
+        outline_offset: how far the network's head outline lies outside the ellipse to measure, in pixels of
+            ``network_size`` (the training masks' filled annotation line; HC18: 0.659 of 384 x 256, 1.38 pixels
+            of the 800 x 540 frame); the fitted semi-axes are shrunk by it on each frame
+            (:func:`cranialseg.metrics.fetal_head.head_outline_offset_mm`). 0: measure the outline as it is.
+        network_size: the grid ``(x, y)`` every frame is resized to for the network; None: ``outline_offset`` is
+            in pixels of the frame.
         enabled: the writer's on/off option.
         allow_missing_keys: as in MONAI.
     """
@@ -266,11 +272,17 @@ class SaveHeadMeasurementsd(CaseWriterd):
         keys: KeysCollection = "pred",
         image_key: str = "original_image",
         write_overlay: Any = True,
+        outline_offset: float = 0.0,
+        network_size: Sequence[int] | None = None,
         enabled: Any = True,
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, image_key, enabled, allow_missing_keys)
         self.write_overlay = as_bool(write_overlay, "write_overlay")
+        if not (np.isfinite(float(outline_offset)) and float(outline_offset) >= 0):
+            raise ValueError(f"outline_offset must be a number of pixels >= 0, got {outline_offset!r}")
+        self.outline_offset = float(outline_offset)
+        self.network_size = None if network_size is None else [int(n) for n in network_size]
 
     def write(self, d: Mapping[Hashable, Any], key: Hashable, case: Mapping[str, Any]) -> dict[str, Path]:
         from cranialseg.io.overlays import save_head_overlay
@@ -280,13 +292,17 @@ class SaveHeadMeasurementsd(CaseWriterd):
         meta = dict(getattr(image, "meta", None) or getattr(d[key], "meta", None) or {})
         units = str(meta.get("spacing_units", "mm"))
         spacing = [float(v) for v in np.linalg.norm(affine[:-1, :2], axis=0)]
+        frame = np.squeeze(to_numpy(label)).shape  # (x, y) of the frame
+        offset = head_outline_offset_mm(
+            frame, spacing if units == "mm" else (1.0, 1.0), self.outline_offset, self.network_size
+        )
         source = case.get("source", "")
         source = source[0] if isinstance(source, (list, tuple)) and source else source
         doc = {
             "case": case.get("id"),
             "source": Path(str(source)).name,
             "spacing_source": str(meta.get("spacing_source", "")),
-            **head_measurements(label, spacing, units),
+            **head_measurements(label, spacing, units, offset),
         }
         d[f"{key}_measurements"] = doc  # type: ignore[index]
         out = {"measurements": write_json(case_output_path(case, "_measurements.json"), doc, overwrite=True)}

@@ -15,6 +15,7 @@ from cranialseg.utils.spatial import drop_singleton_slice
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "head_outline_offset_mm",
     "score_head_case",
     "summarize_head_cases",
     "head_measurements",
@@ -35,7 +36,29 @@ def _stats(values: list) -> dict:
     }
 
 
-def score_head_case(pred, label, spacing, reference_hc_mm: float | None = None) -> dict:
+def head_outline_offset_mm(
+    shape: Sequence[int], spacing: Sequence[float], outline_offset: float, network_size: Sequence[int] | None = None
+) -> float:
+    """The outline offset of a frame in mm: ``outline_offset`` pixels of the network's grid, on this frame.
+
+    A network that sees every frame resized to ``network_size`` learns its training masks' outline offset (half the
+    drawn annotation line) in pixels of that grid; on a frame of ``shape`` pixels of ``spacing`` mm it is
+    ``outline_offset * shape / network_size * spacing`` per axis, averaged over the two axes. Without
+    ``network_size`` the offset is in pixels of the frame itself.
+
+    Example:
+        >>> round(head_outline_offset_mm((800, 540), (0.1, 0.1), 0.659, (384, 256)), 3)  # 1.38 px of HC18's frame
+        0.138
+    """
+    shape = [int(n) for n in list(shape)[-2:]]
+    spacing = [float(v) for v in list(spacing)[:2]]
+    size = [int(n) for n in network_size][:2] if network_size is not None else shape
+    if len(size) != 2 or min(size) <= 0:
+        raise ValueError(f"network_size must be two positive sizes (x, y), got {network_size!r}")
+    return float(outline_offset) * float(np.mean([n / m * v for n, m, v in zip(shape, size, spacing)]))
+
+
+def score_head_case(pred, label, spacing, reference_hc_mm: float | None = None, outline_offset_mm: float = 0.0) -> dict:
     """Dice, Hausdorff distance and HD95 (mm) and the head-circumference difference (mm) of one 2D head mask.
 
     Dice is MONAI's :func:`monai.metrics.compute_dice` (``ignore_empty=False``: 1.0 when both masks are empty), HD
@@ -47,6 +70,8 @@ def score_head_case(pred, label, spacing, reference_hc_mm: float | None = None) 
         label: reference 2D mask.
         spacing: pixel size per axis in mm.
         reference_hc_mm: reference head circumference (HC18's CSV); None: the ellipse fitted to ``label``.
+        outline_offset_mm: the masks' outline offset (:func:`head_outline_offset_mm`), taken off both fitted
+            ellipses' semi-axes before the circumference (Dice and distances use the masks as they are).
 
     Returns:
         ``{"dice", "hd_mm", "hd95_mm", "hc_mm", "reference_hc_mm", "hc_abs_diff_mm", "hc_diff_mm"}``; distances
@@ -67,9 +92,9 @@ def score_head_case(pred, label, spacing, reference_hc_mm: float | None = None) 
         out["hd95_mm"] = float(compute_hausdorff_distance(pt, gt, percentile=95, spacing=sp).item())
     else:
         out["hd_mm"] = out["hd95_mm"] = None
-    fit = fit_head_ellipse(p, spacing)
+    fit = fit_head_ellipse(p, spacing, outline_offset_mm=outline_offset_mm)
     if reference_hc_mm is None or (isinstance(reference_hc_mm, float) and math.isnan(reference_hc_mm)):
-        ref = fit_head_ellipse(g, spacing)
+        ref = fit_head_ellipse(g, spacing, outline_offset_mm=outline_offset_mm)
         reference_hc_mm = None if ref is None else ref["head_circumference_mm"]
     out["hc_mm"] = None if fit is None else fit["head_circumference_mm"]
     out["reference_hc_mm"] = reference_hc_mm
@@ -90,16 +115,18 @@ def summarize_head_cases(cases: list) -> dict:
     return out
 
 
-def head_measurements(label: Any, spacing: Sequence[float], units: str = "mm") -> dict:
+def head_measurements(label: Any, spacing: Sequence[float], units: str = "mm", outline_offset: float = 0.0) -> dict:
     """The measurement document of one 2D label map: HC, BPD, OFD and the ellipse, or ``head_found: false``.
 
     With ``units="pixel"`` (no calibration) the values are in pixels and the keys end in ``_px``.
+    ``outline_offset`` (in ``units``: mm, or pixels) is taken off the fitted semi-axes (see
+    :func:`head_outline_offset_mm`) and recorded as ``outline_offset_mm`` / ``outline_offset_px``.
     """
     arr = to_numpy(label)
     while arr.ndim > 2 and arr.shape[0] == 1:
         arr = arr[0]
     arr = drop_singleton_slice(arr)
-    fit = fit_head_ellipse(arr > 0, spacing if units == "mm" else (1.0, 1.0))
+    fit = fit_head_ellipse(arr > 0, spacing if units == "mm" else (1.0, 1.0), outline_offset_mm=outline_offset)
     doc: dict[str, Any] = {"units": units, "head_found": fit is not None}
     if units == "mm":
         doc["pixel_spacing_mm"] = [round(float(s), 6) for s in spacing[:2]]
@@ -112,6 +139,7 @@ def head_measurements(label: Any, spacing: Sequence[float], units: str = "mm") -
     for key in ("head_circumference", "biparietal_diameter", "occipitofrontal_diameter"):
         doc[key + suffix] = round(fit[key + "_mm"], 3)
     doc["head_area" + ("_mm2" if units == "mm" else "_px2")] = round(fit["area_mm2"], 3)
+    doc["outline_offset" + suffix] = round(float(outline_offset), 4)
     doc["ellipse"] = {
         (k if units == "mm" else k.replace("_mm", "_px")): round(fit[k], 6 if k == "angle_rad" else 4)
         for k in ELLIPSE_KEYS

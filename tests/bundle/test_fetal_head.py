@@ -98,6 +98,7 @@ def test_inference_measures_png_dicom_nifti(tmp_path):
         pixel_spacing_csv=str(table),
         network=ThresholdNet(),
         image_size=[128, 96],
+        head_outline_offset=0.0,  # the threshold's outline is the drawn ellipse itself (no annotation line)
         device="$torch.device('cpu')",
     )
     hc_px = ramanujan_circumference(60, 38)
@@ -163,6 +164,7 @@ def test_evaluation_on_the_original_grid(prepared_hc18, tmp_path):
         bundle_root=str(tmp_path),
         output_dir=str(tmp_path / "eval"),
         network=ThresholdNet(),
+        head_outline_offset=0.0,  # the threshold's outline is the drawn ellipse itself
         device="$torch.device('cpu')",
         **{"validate#handlers": [h for h in _eval_handlers() if "CheckpointLoader" not in h["_target_"]]},
         **TINY,
@@ -254,6 +256,7 @@ def test_evaluation_goes_on_past_a_bad_label(prepared_hc18, tmp_path):
         bundle_root=str(tmp_path),
         output_dir=str(tmp_path / "eval"),
         network=ThresholdNet(),
+        head_outline_offset=0.0,  # the threshold's outline is the drawn ellipse itself
         device="$torch.device('cpu')",
         **{"validate#handlers": [h for h in _eval_handlers() if "CheckpointLoader" not in h["_target_"]]},
         **TINY,

@@ -13,7 +13,7 @@ from monai.data import MetaTensor
 
 from cranialseg.io.writers import HC18_CSV_HEADER, SaveHeadMeasurementsd, write_hc18_csv
 from cranialseg.metrics.ellipse import fit_head_ellipse, ramanujan_circumference
-from cranialseg.metrics.fetal_head import head_measurements
+from cranialseg.metrics.fetal_head import head_measurements, head_outline_offset_mm, score_head_case
 from cranialseg.transforms.pixel_spacing import PixelSpacing, read_pixel_spacing_csv
 
 
@@ -140,6 +140,43 @@ def test_measurements_json_and_hc18_csv(tmp_path):
     assert summary["no_head"] == ["006_HC.png"] and summary["no_spacing"] == ["007_HC.png"]
 
 
+def test_outline_offset_moves_the_fitted_ellipse_inwards(tmp_path):
+    """A mask drawn 1.5 px outside an ellipse (a filled annotation keeps its line) measures the ellipse itself once
+    the offset is taken off: the circumference by 2 pi x 1.5 px less, the centre and angle unchanged."""
+    spacing = (0.1, 0.1)
+    a, b, theta = 30.0, 20.0, 0.5
+    grown = ellipse_mask((800, 540), (40.0, 27.0), a + 0.15, b + 0.15, theta, spacing)
+    plain, moved = fit_head_ellipse(grown, spacing), fit_head_ellipse(grown, spacing, outline_offset_mm=0.15)
+    assert plain["head_circumference_mm"] - moved["head_circumference_mm"] == pytest.approx(
+        2 * math.pi * 0.15, rel=0.02
+    )
+    assert moved["head_circumference_mm"] == pytest.approx(ramanujan_circumference(a, b), rel=0.002)
+    assert sorted([moved["semi_axis_a_mm"], moved["semi_axis_b_mm"]]) == pytest.approx([b, a], abs=0.02)
+    assert (moved["center_x_mm"], moved["angle_rad"]) == (plain["center_x_mm"], plain["angle_rad"])
+    assert moved["outline_offset_mm"] == 0.15
+    assert fit_head_ellipse(grown, spacing, outline_offset_mm=25.0) is None  # an offset beyond the short axis
+    with pytest.raises(ValueError, match="outline_offset_mm"):
+        fit_head_ellipse(grown, spacing, outline_offset_mm=-1.0)
+    # the same offset from pixels of the network's grid, for HC18's 800 x 540 frame seen at 384 x 256
+    offset = head_outline_offset_mm((800, 540), spacing, 0.15 / 0.1 / np.mean([800 / 384, 540 / 256]), (384, 256))
+    assert offset == pytest.approx(0.15)
+    reference = ramanujan_circumference(a, b)
+    scored = score_head_case(grown, grown, spacing, reference, outline_offset_mm=offset)
+    assert scored["dice"] == 1.0 and abs(scored["hc_diff_mm"]) < 0.2
+    assert score_head_case(grown, grown, spacing, reference)["hc_diff_mm"] == pytest.approx(0.94, abs=0.05)
+    # the writer takes it in the network's pixels and records it
+    affine = torch.diag(torch.tensor([*spacing, 1.0, 1.0], dtype=torch.float64))
+    image = MetaTensor(torch.rand(1, 800, 540), affine=affine, meta={"spacing_units": "mm"})
+    pred = MetaTensor(torch.as_tensor(grown[None], dtype=torch.float32), affine=affine)
+    (tmp_path / "out").mkdir()
+    px = 0.15 / 0.1 / np.mean([800 / 384, 540 / 256])
+    writer = SaveHeadMeasurementsd("pred", write_overlay=False, outline_offset=px, network_size=(384, 256))
+    writer({"pred": pred, "original_image": image, "case": _case(tmp_path, "001_HC.png")})
+    doc = json.loads((tmp_path / "out" / "001_HC_measurements.json").read_text())
+    assert doc["head_circumference_mm"] == pytest.approx(reference, rel=0.002)
+    assert doc["outline_offset_mm"] == pytest.approx(0.15, abs=1e-4)
+
+
 def test_overlay_draws_the_fitted_ellipse(tmp_path):
     from PIL import Image
 
@@ -158,7 +195,9 @@ def test_overlay_draws_the_fitted_ellipse(tmp_path):
     assert (cols.max() - cols.min()) / factor == pytest.approx(2 * 10.0 / 0.2, abs=2.0)  # long axis along x
 
 
-@pytest.mark.parametrize("name", ["cranialseg.metrics.ellipse", "cranialseg.transforms.pixel_spacing"])
+@pytest.mark.parametrize(
+    "name", ["cranialseg.metrics.ellipse", "cranialseg.metrics.fetal_head", "cranialseg.transforms.pixel_spacing"]
+)
 def test_docstring_examples(name):
     import doctest
     import importlib
