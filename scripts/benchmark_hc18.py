@@ -319,7 +319,8 @@ def score_all(args: argparse.Namespace) -> Dict[str, Any]:
     if datalist is None:
         raise FileNotFoundError(f"--data {args.data}: no datalist.json (prepare with scripts/prepare_hc18.py)")
     lists = json.loads(Path(datalist).read_text(encoding="utf-8"))
-    items = lists[args.score_section][: args.max_score] if args.max_score else lists[args.score_section]
+    items = lists[args.score_section][:: max(1, args.score_every)]  # every k-th: the gestational range kept
+    items = items[: args.max_score] if args.max_score else items
     work = Path(args.workdir)
     rows = []
     names = _select(args.networks)
@@ -347,7 +348,9 @@ def score_all(args: argparse.Namespace) -> Dict[str, Any]:
             "bundle fetal_head_us_segmentation train.json for every network (DiceCE, AdamW, cosine, ultrasound "
             f"augmentation, image_size {rows[0].get('image_size') if rows else None}), same epochs and batch; "
             f"split by subject {split.get('subjects')} subjects / {split.get('images')} images (seed "
-            f"{split.get('seed')}); scored on the {args.score_section} subjects at the original 800x540 grid"
+            f"{split.get('seed')}); scored on "
+            + (f"one image in {args.score_every} of " if args.score_every > 1 else "")
+            + f"the {args.score_section} subjects ({len(items)} images) at the original 800x540 grid"
         ),
         "split": split,
         "anchors": HC18_ANCHORS,
@@ -382,6 +385,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--hc18-dir", type=Path, default=HC18_DIR, help="original HC18 folder (PNGs, annotations, CSV)")
     p.add_argument("--score-section", default="test", choices=["test", "validation", "training"])
     p.add_argument("--max-score", type=int, default=0, help="first N images of the section only")
+    p.add_argument("--score-every", type=int, default=1, help="every k-th image of the section (sorted by subject)")
     p.add_argument("--threads", type=int, default=2, help="torch threads for scoring")
     p.add_argument("--out", type=Path, default=None, help="scores JSON (default benchmarks/results/...)")
     p.add_argument("--no-publish", action="store_true", help="write the JSON only")

@@ -63,3 +63,8 @@ def test_tiny_train_then_score(tmp_path):
     assert payload["split"]["by"] == "subject"
     (_, unet) = table_rows(load_tables().render_hc18(payload))
     assert unet[0] == "MONAI UNet" and unet[4].startswith(f"{row['summary']['dice']['mean']:.3f}")
+    every = bench.main(
+        common + ["--score-only", "--hc18-dir", str(src), "--out", str(out), "--no-publish"] + ["--score-every", "2"]
+    )
+    assert [c["case"] for c in every["rows"][0]["cases"]] == [c["case"] for c in row["cases"]][::2]
+    assert "one image in 2 of" in every["recipe_summary"]
