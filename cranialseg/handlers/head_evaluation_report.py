@@ -11,7 +11,12 @@ from cranialseg.data.screening import case_name
 from cranialseg.handlers.evaluation_report import evaluator_items
 from cranialseg.io.label_files import to_numpy
 from cranialseg.io.overlays import _spatial_2d, save_head_overlay
-from cranialseg.metrics.fetal_head import head_outline_offset_mm, score_head_case, summarize_head_cases
+from cranialseg.metrics.fetal_head import (
+    check_outline_offset,
+    head_outline_offset_mm,
+    score_head_case,
+    summarize_head_cases,
+)
 from cranialseg.utils.atomic import atomic_write, write_json
 
 __all__ = [
@@ -71,8 +76,7 @@ class HeadEvaluationReport:
             label_key,
             reference_key,
         )
-        self.outline_offset = float(outline_offset)
-        self.network_size = None if network_size is None else [int(n) for n in network_size]
+        self.outline_offset, self.network_size = check_outline_offset(outline_offset, network_size)
         self.failed_before = failed_cases
         self.failed: list = []
         self.cases: list = []
@@ -96,7 +100,7 @@ class HeadEvaluationReport:
         offset = head_outline_offset_mm(p.shape, spacing, self.outline_offset, self.network_size)
         case.update(score_head_case(p > 0, g > 0, spacing, reference_hc_mm, offset))
         self.cases.append(case)
-        self._pictures[name] = (image, p, g, spacing)
+        self._pictures[name] = (image, p, g, spacing, offset)
         return case
 
     def collect(self, engine) -> None:
@@ -146,8 +150,8 @@ class HeadEvaluationReport:
         for tag, chosen in (("worst", ranked[:n]), ("best", ranked[::-1][:n])):
             for k, c in enumerate(chosen, start=1):
                 path = self.output_dir / f"overlay_{tag}_{k}_{c['case']}.png"
-                image, p, g, spacing = self._pictures[c["case"]]
-                save_head_overlay(image, p, path, label=g, spacing=spacing)
+                image, p, g, spacing, offset = self._pictures[c["case"]]
+                save_head_overlay(image, p, path, label=g, spacing=spacing, outline_offset_mm=offset)
                 overlays.setdefault(tag, []).append({"case": c["case"], "dice": c["dice"], "path": str(path)})
         self.summary["overlays"] = overlays
         write_json(self.output_dir / "head_metrics_summary.json", {"summary": self.summary, "cases": self.cases},

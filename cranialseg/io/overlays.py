@@ -100,11 +100,14 @@ def _spatial_2d(x) -> np.ndarray:
     return np.rint(arr).astype(np.int64)
 
 
-def save_head_overlay(image, pred, path, *, label=None, spacing=(1.0, 1.0), ellipse: dict | None = None):
+def save_head_overlay(
+    image, pred, path, *, label=None, spacing=(1.0, 1.0), ellipse: dict | None = None, outline_offset_mm: float = 0.0
+):
     """Overlay PNG (atomic): predicted outline in colour, reference in white, the fitted ellipse in magenta.
 
     ``ellipse`` (mm, as :func:`cranialseg.metrics.ellipse.fit_head_ellipse` returns) is fitted to ``pred`` when
-    not given; nothing is drawn for it when no head is found.
+    not given, with ``outline_offset_mm`` taken off its semi-axes (the ellipse that is measured); nothing is drawn
+    for it when no head is found.
     """
     import numpy as np
     from PIL import Image, ImageDraw
@@ -113,7 +116,7 @@ def save_head_overlay(image, pred, path, *, label=None, spacing=(1.0, 1.0), elli
     picture = overlay_picture(image, p[None], None if label is None else _spatial_2d(label)[None], min_size=512)
     factor = picture.shape[0] // max(1, p.shape[1])
     if ellipse is None:
-        ellipse = fit_head_ellipse(p > 0, spacing)
+        ellipse = fit_head_ellipse(p > 0, spacing, outline_offset_mm=outline_offset_mm)
     canvas = Image.fromarray(picture)
     if ellipse is not None:
         t = np.linspace(0, 2 * np.pi, 361)

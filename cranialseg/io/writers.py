@@ -30,7 +30,7 @@ from monai.transforms import MapTransform
 from cranialseg.io.label_files import save_label_nifti, save_label_png, to_numpy
 from cranialseg.io.overlays import save_overlay_png
 from cranialseg.metrics.ellipse import ELLIPSE_KEYS
-from cranialseg.metrics.fetal_head import head_measurements, head_outline_offset_mm
+from cranialseg.metrics.fetal_head import check_outline_offset, head_measurements, head_outline_offset_mm
 from cranialseg.metrics.volumes import class_volumes
 from cranialseg.utils.atomic import atomic_write, write_json
 from cranialseg.utils.options import as_bool, path_inside, safe_name
@@ -279,10 +279,7 @@ class SaveHeadMeasurementsd(CaseWriterd):
     ) -> None:
         super().__init__(keys, image_key, enabled, allow_missing_keys)
         self.write_overlay = as_bool(write_overlay, "write_overlay")
-        if not (np.isfinite(float(outline_offset)) and float(outline_offset) >= 0):
-            raise ValueError(f"outline_offset must be a number of pixels >= 0, got {outline_offset!r}")
-        self.outline_offset = float(outline_offset)
-        self.network_size = None if network_size is None else [int(n) for n in network_size]
+        self.outline_offset, self.network_size = check_outline_offset(outline_offset, network_size)
 
     def write(self, d: Mapping[Hashable, Any], key: Hashable, case: Mapping[str, Any]) -> dict[str, Path]:
         from cranialseg.io.overlays import save_head_overlay

@@ -15,6 +15,7 @@ from cranialseg.utils.spatial import drop_singleton_slice
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "check_outline_offset",
     "head_outline_offset_mm",
     "score_head_case",
     "summarize_head_cases",
@@ -36,6 +37,33 @@ def _stats(values: list) -> dict:
     }
 
 
+def check_outline_offset(outline_offset: Any, network_size: Any = None) -> tuple[float, list[int] | None]:
+    """``(outline_offset, network_size)`` as a number of pixels >= 0 and two positive sizes ``(x, y)`` (or None).
+
+    The one check of the pair that the inference writer (``SaveHeadMeasurementsd``) and the evaluation
+    (``HeadEvaluationReport``) take from the bundle config; raises ``ValueError`` naming the setting.
+
+    Example:
+        >>> check_outline_offset("0.659", (384, 256))
+        (0.659, [384, 256])
+    """
+    try:
+        offset = float(outline_offset)
+    except (TypeError, ValueError):
+        offset = float("nan")
+    if not (np.isfinite(offset) and offset >= 0):
+        raise ValueError(f"head_outline_offset must be a number of pixels >= 0, got {outline_offset!r}")
+    if network_size is None:
+        return offset, None
+    try:
+        size = [int(n) for n in network_size]
+    except (TypeError, ValueError):
+        size = []
+    if len(size) != 2 or min(size) <= 0:
+        raise ValueError(f"network_size must be two positive sizes (x, y), got {network_size!r}")
+    return offset, size
+
+
 def head_outline_offset_mm(
     shape: Sequence[int], spacing: Sequence[float], outline_offset: float, network_size: Sequence[int] | None = None
 ) -> float:
@@ -50,12 +78,11 @@ def head_outline_offset_mm(
         >>> round(head_outline_offset_mm((800, 540), (0.1, 0.1), 0.659, (384, 256)), 3)  # 1.38 px of HC18's frame
         0.138
     """
+    offset, size = check_outline_offset(outline_offset, network_size)
     shape = [int(n) for n in list(shape)[-2:]]
     spacing = [float(v) for v in list(spacing)[:2]]
-    size = [int(n) for n in network_size][:2] if network_size is not None else shape
-    if len(size) != 2 or min(size) <= 0:
-        raise ValueError(f"network_size must be two positive sizes (x, y), got {network_size!r}")
-    return float(outline_offset) * float(np.mean([n / m * v for n, m, v in zip(shape, size, spacing)]))
+    size = size or shape
+    return offset * float(np.mean([n / m * v for n, m, v in zip(shape, size, spacing)]))
 
 
 def score_head_case(pred, label, spacing, reference_hc_mm: float | None = None, outline_offset_mm: float = 0.0) -> dict:

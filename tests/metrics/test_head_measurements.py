@@ -204,3 +204,42 @@ def test_docstring_examples(name):
 
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS, verbose=False)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_evaluation_overlay_draws_the_measured_ellipse(tmp_path):
+    """HeadEvaluationReport's best/worst overlays draw the ellipse it measures: the outline offset taken off."""
+    from PIL import Image
+
+    from cranialseg.handlers.head_evaluation_report import HeadEvaluationReport
+
+    spacing = (0.2, 0.2)
+    mask = ellipse_mask((160, 120), (16.0, 12.0), 10.0, 6.0, 0.0, spacing)
+    widths = {}
+    for px in (0.0, 10.0):  # 10 px of the frame itself (network_size None): 2 mm off each semi-axis
+        report = HeadEvaluationReport(tmp_path / str(px), num_overlays=1, outline_offset=px)
+        for name in ("a", "b"):
+            report.add_case(name, np.zeros((1, 160, 120)), mask[None], mask[None], spacing, None)
+        summary = report.write()
+        rgb = np.asarray(Image.open(summary["overlays"]["best"][0]["path"]))
+        cols = np.nonzero(np.all(rgb == (255, 0, 255), axis=-1))[1]
+        widths[px] = (cols.max() - cols.min()) / (rgb.shape[0] // 120)
+    assert widths[0.0] == pytest.approx(2 * 10.0 / 0.2, abs=2.0)
+    assert widths[0.0] - widths[10.0] == pytest.approx(2 * 2.0 / 0.2, abs=2.0)
+
+
+@pytest.mark.parametrize(
+    "offset,size,match",
+    [
+        (-1, None, "head_outline_offset"),
+        ("x", None, "head_outline_offset"),
+        (0.5, (384,), "network_size"),
+        (0.5, (384, 0), "network_size"),
+    ],
+)
+def test_outline_offset_settings_are_checked_where_they_are_given(tmp_path, offset, size, match):
+    from cranialseg.handlers.head_evaluation_report import HeadEvaluationReport
+
+    with pytest.raises(ValueError, match=match):
+        SaveHeadMeasurementsd("pred", outline_offset=offset, network_size=size)
+    with pytest.raises(ValueError, match=match):
+        HeadEvaluationReport(tmp_path, outline_offset=offset, network_size=size)
