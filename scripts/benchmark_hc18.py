@@ -275,10 +275,10 @@ def score_run(
     from cranialseg.utils import read_bundle_config
 
     torch.set_num_threads(threads)
-    # every network learns the same masks (filled annotations): the bundle's outline offset, in its grid's pixels
-    outline = read_bundle_config(str(ROOT / "bundle" / "fetal_head_us_segmentation")).get_parsed_content(
-        "head_outline_offset"
-    )
+    # every network learns the same masks (filled annotations), whose outline lies 1.38 px of the frame outside the
+    # measured ellipse: the bundle's offset, in pixels of the bundle's grid (not of this run's grid)
+    config = read_bundle_config(str(ROOT / "bundle" / "fetal_head_us_segmentation"))
+    outline, outline_grid = config.get_parsed_content("head_outline_offset"), config.get_parsed_content("image_size")
     run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     net = _load_network(run_dir, run, "cpu")
     table = read_hc18_csv(hc18_dir / "pixel_size_and_HC.csv")
@@ -292,8 +292,9 @@ def score_run(
         t0 = time.perf_counter()
         pred = predict_original_grid(net, image, size)
         times.append(time.perf_counter() - t0)
-        offset = head_outline_offset_mm(image.shape, [pixel, pixel], outline, size)
-        cases.append({"case": name, **score_head_case(pred, label, [pixel, pixel], hc, offset)})
+        offset = head_outline_offset_mm(image.shape, [pixel, pixel], outline, outline_grid)
+        scores = score_head_case(pred, label, [pixel, pixel], hc, offset)
+        cases.append({"case": name, "outline_offset_mm": round(offset, 5), **scores})
     if timing_repeats > 0 and items:  # repeat the timing on the first image (after the loop warmed up)
         name = items[0]["source"]
         image = np.asarray(Image.open(hc18_dir / "images" / name).convert("L"), dtype=np.float32).T
@@ -321,6 +322,11 @@ def score_all(args: argparse.Namespace) -> Dict[str, Any]:
     lists = json.loads(Path(datalist).read_text(encoding="utf-8"))
     items = lists[args.score_section][:: max(1, args.score_every)]  # every k-th: the gestational range kept
     items = items[: args.max_score] if args.max_score else items
+    if not items:
+        raise ValueError(
+            f"{datalist}: no {args.score_section!r} images to score (a copy prepared with --sections training "
+            "validation has none): give --data a folder prepared with that section, e.g. the full-resolution one"
+        )
     work = Path(args.workdir)
     rows = []
     names = _select(args.networks)
@@ -346,7 +352,8 @@ def score_all(args: argparse.Namespace) -> Dict[str, Any]:
         "training_device": sorted({str(r.get("device")) for r in train_runs}),
         "recipe_summary": (
             "bundle fetal_head_us_segmentation train.json for every network (DiceCE, AdamW, cosine, ultrasound "
-            f"augmentation, image_size {rows[0].get('image_size') if rows else None}), same epochs and batch; "
+            f"augmentation, image_size {rows[0].get('image_size') if rows else None}), same batch and "
+            "epoch limit (a run stopped by --max-minutes has fewer: see epochs and train min); "
             f"split by subject {split.get('subjects')} subjects / {split.get('images')} images (seed "
             f"{split.get('seed')}); scored on "
             + (f"one image in {args.score_every} of " if args.score_every > 1 else "")

@@ -26,6 +26,7 @@ __all__ = [
     "render_all",
     "render_bundle_networks",
     "render_hc18",
+    "render_hc18_side_by_side",
     "render_inference",
     "render_networks",
     "render_phantoms",
@@ -217,6 +218,21 @@ def render_hc18(payload: Dict[str, Any]) -> str:
     return _table(payload["rows"], columns)
 
 
+def render_hc18_side_by_side(payload: Dict[str, Any]) -> str:
+    """``benchmark_hc18.py`` results with their title, machine, recipe and anchors (the table: :func:`render_hc18`)."""
+    out = ["### HC18 side by side: five networks, one recipe, one budget (real fetal-head ultrasound)", ""]
+    if payload.get("machine_scoring"):
+        out += [_machine_line({"machine": payload["machine_scoring"]}), ""]
+    out += [f"Recipe and budget: {payload.get('recipe_summary', '?')}", ""]
+    if payload.get("training_command"):
+        out += [f"Training: `{payload['training_command']}`", ""]
+    out.append(render_hc18(payload))
+    out += [f"\nNote: {note}" for note in payload.get("notes", [])]
+    if payload.get("anchors"):
+        out += ["", "Anchors: " + str(payload["anchors"])]
+    return "\n".join(out)
+
+
 def _rates(d: Optional[Dict[str, Any]]) -> str:
     if not d:
         return "–"
@@ -392,7 +408,7 @@ RENDERERS: Dict[str, Callable[[Dict[str, Any]], str]] = {
     "inference_cpu.json": render_inference,
     "inference_us_cpu.json": render_inference,
     "training_cpu.json": render_training,
-    "quality_hc18_cpu.json": render_quality,
+    "hc18_side_by_side_cpu.json": render_hc18_side_by_side,
     "quality_phantoms_cpu.json": render_phantoms,
     "quality_phantoms_side_by_side_cpu.json": render_phantoms_side_by_side,
     "bundle_inference_cpu.json": render_bundle_inference,

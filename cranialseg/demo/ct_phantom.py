@@ -45,13 +45,16 @@ __all__ = ["CT_LABELS", "CTPhantom", "generate_ct_phantom", "phantom_affine"]
 CT_LABELS: dict[str, int] = {"background": 0, "ventricles": 1, "EDH": 2, "SDH": 3, "IPH": 4, "IVH": 5}
 
 _SUBSLICES = 3
+#: A thick-slice case (``thick_slices``) is reconstructed with slices this thick (mm), drawn per case.
+THICK_SLICE_MM = (6.5, 8.0)
 
 
 @dataclass
 class CTPhantom:
     """One generated case: ``hu`` int16 ``(x, y, z)``, ``label`` uint8, ``affine`` (RAS, 4x4), ``lesions``.
 
-    ``pose`` maps grid millimetres ``x`` (array axes, origin at the volume centre) to the anatomical frame:
+    ``slice_thickness_mm``: the acquired slice thickness (``spacing[2]``, or a thick-slice case's before
+    resampling). ``pose`` maps grid millimetres ``x`` (array axes, origin at the volume centre) to the anatomical frame:
     ``p = rotation.T @ (x - shift)``; ``p[0] > 0`` is the patient's left hemisphere.
     """
 
@@ -60,6 +63,7 @@ class CTPhantom:
     affine: np.ndarray
     lesions: list[str] = field(default_factory=list)
     pose: dict = field(default_factory=dict)
+    slice_thickness_mm: float | None = None
 
 
 def phantom_affine(shape: Sequence[int], spacing: Sequence[float]) -> np.ndarray:
@@ -213,6 +217,7 @@ def generate_ct_phantom(
     mimics: bool = True,
     bloom: bool = True,
     vertex_gap: float = 0.5,
+    thick_slices: float = 0.0,
 ) -> CTPhantom:
     """Generate one head CT phantom.
 
@@ -233,10 +238,68 @@ def generate_ct_phantom(
             their neighbours, as a reader's resampling fills a gap in the slice positions (the real GE series has a
             7.4 mm step at the top): where the skull cap is cut tangentially, bone and brain blend into a broad
             50-160 HU ring that is not blood (labels keep the anatomy); 0 for an ablation.
+        thick_slices: probability that the case is acquired in thick slices (6.5-8 mm, as the upper half of the
+            real GE series: 7 mm) and resampled to ``spacing`` by linear interpolation along the slices, as the
+            bundle's reader and ``Spacingd`` do (labels by nearest neighbour). Where the skull cap runs nearly
+            parallel to the slices, the thick slices average bone and brain into a broad band under the table that
+            is not blood. Drawn from its own stream: with 0 (the default) every case is the one it was.
 
     Returns:
         a :class:`CTPhantom` with HU as int16 and labels as uint8 (values of :data:`CT_LABELS`).
     """
+    kw = dict(lesion_probability=lesion_probability, negative_fraction=negative_fraction, mimics=mimics,
+              bloom=bloom, vertex_gap=vertex_gap)  # fmt: skip
+    if not 0.0 <= float(thick_slices) <= 1.0:
+        raise ValueError(f"thick_slices must be a probability in [0, 1], got {thick_slices!r}")
+    if float(thick_slices) > 0:
+        # a stream of its own, keyed apart from the ones the generator spawns, so every other draw stays
+        seq = rng.bit_generator.seed_seq
+        trng = np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, 1000)))
+        if trng.random() < float(thick_slices):
+            return _thick_slice_case(rng, shape, spacing, float(trng.uniform(*THICK_SLICE_MM)), **kw)
+    return _generate(rng, shape, spacing, **kw)
+
+
+def _thick_slice_case(
+    rng: np.random.Generator, shape: Sequence[int], spacing: Sequence[float], thickness: float, **kw
+) -> CTPhantom:
+    """A case acquired in ``thickness`` mm slices over the same field of view, resampled to ``shape``/``spacing``
+    along the slices (HU linearly, labels by nearest neighbour), as a reader resamples a thick-slice series."""
+    shape, spacing = [int(n) for n in shape], [float(v) for v in spacing]
+    if len(shape) != 3 or len(spacing) != 3 or min(shape) < 4 or min(spacing) <= 0:
+        raise ValueError(f"shape must be 3 sizes >= 4 and spacing 3 positive values, got {shape!r}, {spacing!r}")
+    nz, sz = shape[2], spacing[2]
+    nt = max(4, int(round(nz * sz / thickness)))
+    subs = max(_SUBSLICES, int(np.ceil(thickness / 1.7)))  # sub-slices of at most 1.7 mm: the skull cap's blend
+    thick = _generate(rng, (*shape[:2], nt), (*spacing[:2], thickness), subs=subs, **kw)
+    src = ((np.arange(nz) - (nz - 1) / 2) * sz / thickness + (nt - 1) / 2).clip(0, nt - 1)  # slice centres
+    lo = np.floor(src).astype(int).clip(0, nt - 2)
+    frac = (src - lo).astype(np.float32)
+    hu = thick.hu[..., lo].astype(np.float32) * (1 - frac) + thick.hu[..., lo + 1].astype(np.float32) * frac
+    label = thick.label[..., np.rint(src).astype(int)]
+    return CTPhantom(
+        hu=np.clip(np.rint(hu), -1024, 3071).astype(np.int16),
+        label=np.ascontiguousarray(label),
+        affine=phantom_affine(shape, spacing),
+        lesions=[name for name in thick.lesions if (label == CT_LABELS[name]).any()],
+        pose=thick.pose,
+        slice_thickness_mm=round(thickness, 3),
+    )
+
+
+def _generate(
+    rng: np.random.Generator,
+    shape: Sequence[int],
+    spacing: Sequence[float],
+    lesion_probability: dict[str, float] | None,
+    negative_fraction: float,
+    mimics: bool,
+    bloom: bool,
+    vertex_gap: float,
+    subs: int = _SUBSLICES,
+) -> CTPhantom:
+    """:func:`generate_ct_phantom` at the acquired slice thickness (``spacing[2]``), each slice the mean of ``subs``
+    sub-slices."""
     shape = tuple(int(s) for s in shape)
     spacing_arr = np.asarray(spacing, dtype=np.float64)
     if len(shape) != 3 or len(spacing_arr) != 3 or min(shape) < 4 or spacing_arr.min() <= 0:
@@ -276,7 +339,7 @@ def generate_ct_phantom(
         probs = dict.fromkeys(probs, 0.0)
 
     # ---- anatomical coordinates of every sub-slice sample ---------------------------------------------------
-    zsub = (np.arange(nz * _SUBSLICES) + 0.5) / _SUBSLICES - 0.5  # k coordinates of sub-slices
+    zsub = (np.arange(nz * subs) + 0.5) / subs - 0.5  # k coordinates of sub-slices
     ii = (np.arange(nx) - (nx - 1) / 2) * sx
     jj = (np.arange(ny) - (ny - 1) / 2) * sy
     kk = (zsub - (nz - 1) / 2) * sz
@@ -293,7 +356,7 @@ def generate_ct_phantom(
         f = _smooth_field(rng, coarse, (sig_mm / sx / step, sig_mm / sy / step, sig_mm / sz))
         if step > 1:
             f = ndimage.zoom(f, (nx / coarse[0], ny / coarse[1], 1), order=1, grid_mode=True, mode="nearest")
-        return np.repeat(f, _SUBSLICES, axis=2)
+        return np.repeat(f, subs, axis=2)
 
     sulcal = field_(2.5)
     bone_var = field_(12.0, step=4)
@@ -445,7 +508,7 @@ def generate_ct_phantom(
         bright = np.cos(mrng.integers(5, 13) * ang + mrng.uniform(0, 6.3))
         hu[low] += mrng.uniform(0, 30) * np.maximum(0, bright) ** 8 * np.exp(-(w[low] - base[low]) / 15.0)
     hu[inside] += 3.0 * inhom[inside]
-    hu = hu.reshape(nx, ny, nz, _SUBSLICES)
+    hu = hu.reshape(nx, ny, nz, subs)
     has_bone = (hu > 300).any(axis=-1)  # thick-slice voxels touching bone read as bone, not as blood
     hu = hu.mean(axis=-1)  # slice-thickness partial volume
     if bloom_fraction > 0:  # skull blooming: the PSF's and slice profile's tails spill bone into the brain beside it
@@ -456,10 +519,10 @@ def generate_ct_phantom(
     noise = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), (grain / sx, grain / sy, 0.0))
     hu += noise * (noise_sd / max(float(noise.std()), 1e-6))
     if gap:
-        _fill_vertex_gap(hu, inside.reshape(nx, ny, nz, _SUBSLICES).any(axis=(0, 1, 3)), gap_slices, gap_offset,
+        _fill_vertex_gap(hu, inside.reshape(nx, ny, nz, subs).any(axis=(0, 1, 3)), gap_slices, gap_offset,
                          gap_weight)  # fmt: skip
-    sub = label.reshape(nx, ny, nz, _SUBSLICES)  # label of a thick slice: majority of its sub-slices
-    label = np.where(sub[..., 0] == sub[..., -1], sub[..., 0], sub[..., _SUBSLICES // 2])
+    sub = label.reshape(nx, ny, nz, subs)  # label of a thick slice: majority of its sub-slices
+    label = np.where(sub[..., 0] == sub[..., -1], sub[..., 0], sub[..., subs // 2])
     label[has_bone & (label >= 2)] = 0
     hu_i16 = np.clip(np.rint(hu), -1024, 3071).astype(np.int16)
     return CTPhantom(
@@ -468,4 +531,5 @@ def generate_ct_phantom(
         affine=phantom_affine(shape, spacing),
         lesions=lesions,
         pose={"rotation": rot, "shift": shift, "ventricle_factor": vent_f},
+        slice_thickness_mm=float(sz),
     )

@@ -32,7 +32,7 @@ from .us_phantom import US_LABELS, generate_us_phantom
 __all__ = ["ensure_demo_data", "demo_datalist", "split_cases", "DEFAULT_NUM_CASES"]
 
 DEFAULT_NUM_CASES = {"ct": 24, "us": 48}
-_CT_KW = {"shape", "spacing", "lesion_probability", "negative_fraction"}
+_CT_KW = {"shape", "spacing", "lesion_probability", "negative_fraction", "thick_slices"}
 _US_KW = {"size", "spacing", "ivh_probability", "annotations"}
 #: Version of each generator's output; a data folder made by another version is regenerated (2: CT skull blooming,
 #: 3: CT slices interpolated across a gap at the vertex).
@@ -68,7 +68,7 @@ def _write_ct_case(root: Path, case: str, rng: np.random.Generator, write_dicom:
     nib.save(label_img, root / "labels" / f"{case}.nii.gz")
     if write_dicom:
         write_ct_series(ph.hu, ph.affine, root / "dicom" / case, patient_id=case, uid_seed=("cranialseg-demo", case))
-    return {"lesions": ph.lesions}
+    return {"lesions": ph.lesions, "slice_thickness_mm": ph.slice_thickness_mm}
 
 
 def _write_us_case(root: Path, case: str, rng: np.random.Generator, png: bool, **kw: Any) -> dict:
@@ -115,7 +115,8 @@ def ensure_demo_data(
         num_png: US only, also write PNG copies of the first ``num_png`` cases under ``png/``.
         num_workers: generate cases in this many processes (0: in this process; -1: one per CPU core). The
             cases are the same whatever the number: each has its own seed.
-        kw: generator settings: CT ``shape``, ``spacing``, ``lesion_probability``, ``negative_fraction``; US
+        kw: generator settings: CT ``shape``, ``spacing``, ``lesion_probability``, ``negative_fraction``,
+            ``thick_slices``; US
             ``size``, ``spacing``, ``ivh_probability``, ``annotations``. Changing them (or ``seed``) for an
             existing folder (or the generator's :data:`GENERATOR_VERSION`) regenerates it.
 

@@ -74,3 +74,32 @@ def test_vertex_gap_interpolates_slices_at_the_top_of_the_brain_only():
             lo, hi = np.minimum(below, above) - 1, np.maximum(below, above) + 1
             assert np.all((gap.hu[..., k] >= lo) & (gap.hu[..., k] <= hi))
     assert not np.array_equal(gap.hu, none.hu)
+
+
+def test_thick_slice_cases_are_resampled_to_the_grid_and_leave_the_others_as_they_were():
+    """Thick-slice acquisition (issue 17: the GE series' upper half is 7 mm): a case drawn thick is made at 6.5-8 mm
+    and linearly resampled to the requested grid, so its slices are blends of their thick neighbours; a case drawn
+    thin is exactly the default case of the same seed (the draw has a stream of its own)."""
+    from cranialseg.demo.ct_phantom import THICK_SLICE_MM
+
+    kw = dict(shape=(64, 64, 24), spacing=(3.0, 3.0, 5.0), bloom=False, vertex_gap=0.0)
+    thickness = []
+    for i in range(8):
+        default = generate_ct_phantom(np.random.default_rng([12, i]), **kw)
+        drawn = generate_ct_phantom(np.random.default_rng([12, i]), thick_slices=0.5, **kw)
+        assert drawn.hu.shape == drawn.label.shape == (64, 64, 24)
+        np.testing.assert_array_equal(drawn.affine, default.affine)
+        thickness.append(drawn.slice_thickness_mm)
+        if drawn.slice_thickness_mm == 5.0:
+            np.testing.assert_array_equal(drawn.hu, default.hu)
+            np.testing.assert_array_equal(drawn.label, default.label)
+            continue
+        assert THICK_SLICE_MM[0] <= drawn.slice_thickness_mm <= THICK_SLICE_MM[1]
+        assert set(drawn.lesions) <= {"EDH", "SDH", "IPH", "IVH"}
+        assert all((drawn.label == {"EDH": 2, "SDH": 3, "IPH": 4, "IVH": 5}[n]).any() for n in drawn.lesions)
+        # nearest-neighbour labels: fewer distinct slices than the grid has (each thick slice spans more than one)
+        distinct = sum(not np.array_equal(drawn.label[..., k], drawn.label[..., k + 1]) for k in range(23))
+        assert distinct < 23 * 5.0 / drawn.slice_thickness_mm + 1
+    assert 5.0 in thickness and any(t > 5.0 for t in thickness), thickness
+    with pytest.raises(ValueError, match="thick_slices"):
+        generate_ct_phantom(np.random.default_rng(0), thick_slices=1.5)

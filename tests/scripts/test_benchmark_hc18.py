@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from cranialseg.demo.hc18 import prepare_hc18
 from cranialseg.metrics.ellipse import ramanujan_circumference
+from cranialseg.utils import read_bundle_config
 from tests.scripts.test_benchmarks_smoke import load_script, load_tables, table_rows
 from tests.scripts.test_prepare_hc18 import make_hc18_folder
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_network_selection_and_defs():
@@ -57,9 +62,15 @@ def test_tiny_train_then_score(tmp_path):
     n_test = len(json.loads((data / "datalist.json").read_text())["test"])
     assert row["summary"]["num_cases"] == n_test == len(row["cases"])
     assert 0.0 <= row["summary"]["dice"]["mean"] <= 1.0 and row["inference_ms_per_image"] > 0
+    outline, grid = (read_bundle_config(str(ROOT / "bundle" / "fetal_head_us_segmentation")).get_parsed_content(k)
+                     for k in ("head_outline_offset", "image_size"))  # fmt: skip
     for case in row["cases"]:  # the reference HC is the CSV's (the image's own pixel size)
         pixel = 0.1 + 0.01 * int(case["case"][:3])
         assert case["reference_hc_mm"] == pytest.approx(ramanujan_circumference(60.5, 38.5) * pixel, rel=1e-3)
+        # the annotation's outline offset is one of the frame's, whatever grid this run saw (64 x 48 here)
+        frame = Image.open(src / "images" / case["case"]).size
+        expected = outline * np.mean([n / m for n, m in zip(frame, grid)]) * pixel
+        assert case["outline_offset_mm"] == pytest.approx(expected, rel=1e-3)
     assert payload["split"]["by"] == "subject"
     (_, unet) = table_rows(load_tables().render_hc18(payload))
     assert unet[0] == "MONAI UNet" and unet[4].startswith(f"{row['summary']['dice']['mean']:.3f}")
@@ -68,3 +79,9 @@ def test_tiny_train_then_score(tmp_path):
     )
     assert [c["case"] for c in every["rows"][0]["cases"]] == [c["case"] for c in row["cases"]][::2]
     assert "one image in 2 of" in every["recipe_summary"]
+    # a copy prepared without the scored section: a clear error, not a crash on an empty median
+    lists = json.loads((data / "datalist.json").read_text())
+    (tmp_path / "no_test").mkdir()
+    (tmp_path / "no_test" / "datalist.json").write_text(json.dumps({**lists, "test": []}))
+    with pytest.raises(ValueError, match="no 'test' images to score"):
+        bench.main(["--data", str(tmp_path / "no_test")] + common[2:] + ["--score-only", "--hc18-dir", str(src)])

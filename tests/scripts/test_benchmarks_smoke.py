@@ -408,6 +408,9 @@ def test_hc18_and_bundle_network_tables():
         ["MONAI UNet", "1,234", "3", "1.5", "0.950 ± 0.010", "3.00", "2.00", "-", "12.5"],
         ["MONAI SegResNet", "-", "-", "-", "not run: no run.json", "–", "–", "–", "–"],
     ]
+    full = tables.render_hc18_side_by_side({**hc18, "recipe_summary": "R", "notes": ["N"], "anchors": "A"})
+    assert "Recipe and budget: R" in full and "Note: N" in full and "Anchors: A" in full
+    assert table_rows(full) == table_rows(tables.render_hc18(hc18))  # the same table under its title
     names = ("faithful", "monai_unet_nru1", "monai_unet_nru2")
     ok = {"bundle": "us", "input_shape": [4, 1, 32, 32], "status": "ok", "params": dict(zip(names, (300, 100, 200)))}
     for kind, seconds in (("step", (0.6, 0.2, 0.3)), ("forward", (0.3, 0.1, 0.15))):
