@@ -135,3 +135,20 @@ def test_parallel_generation_matches_serial_and_demo_datalist(tmp_path):
     (own / "datalist.json").write_text('{"training": []}')
     assert demo_datalist(own, "ct", 3, **kw) == str(own / "datalist.json")
     assert not (own / "images").exists()
+
+
+def test_ct_thick_slices_setting_records_the_acquired_thickness(ct_root, tmp_path):
+    """``thick_slices`` is a generator setting like the others (kept in demo_info.json), and every
+    case records the slice thickness it was acquired at (the grid stays the requested one)."""
+    import json
+
+    import nibabel as nib
+
+    root, _ = ct_root
+    kw = dict(task="ct", num_cases=2, seed=0, shape=(48, 48, 12), spacing=(4.0, 4.0, 10.0), write_dicom=False)
+    ensure_demo_data(tmp_path, thick_slices=1.0, **kw)
+    info = json.loads((tmp_path / "demo_info.json").read_text())
+    assert info["settings"]["kw"]["thick_slices"] == 1.0
+    assert all(6.5 <= case["slice_thickness_mm"] <= 8.0 for case in info["cases"].values())
+    assert nib.load(tmp_path / "images" / "ct_000.nii.gz").shape == (48, 48, 12)
+    assert json.loads((root / "demo_info.json").read_text())["cases"]["ct_000"]["slice_thickness_mm"] == 10.0
