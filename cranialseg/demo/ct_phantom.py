@@ -247,6 +247,9 @@ def generate_ct_phantom(
     Returns:
         a :class:`CTPhantom` with HU as int16 and labels as uint8 (values of :data:`CT_LABELS`).
     """
+    shape, spacing = tuple(int(n) for n in shape), tuple(float(v) for v in spacing)
+    if len(shape) != 3 or len(spacing) != 3 or min(shape) < 4 or min(spacing) <= 0:
+        raise ValueError(f"shape must be 3 sizes >= 4 and spacing 3 positive values, got {shape!r}, {spacing!r}")
     kw = dict(lesion_probability=lesion_probability, negative_fraction=negative_fraction, mimics=mimics,
               bloom=bloom, vertex_gap=vertex_gap)  # fmt: skip
     if not 0.0 <= float(thick_slices) <= 1.0:
@@ -265,9 +268,6 @@ def _thick_slice_case(
 ) -> CTPhantom:
     """A case acquired in ``thickness`` mm slices over the same field of view, resampled to ``shape``/``spacing``
     along the slices (HU linearly, labels by nearest neighbour), as a reader resamples a thick-slice series."""
-    shape, spacing = [int(n) for n in shape], [float(v) for v in spacing]
-    if len(shape) != 3 or len(spacing) != 3 or min(shape) < 4 or min(spacing) <= 0:
-        raise ValueError(f"shape must be 3 sizes >= 4 and spacing 3 positive values, got {shape!r}, {spacing!r}")
     nz, sz = shape[2], spacing[2]
     nt = max(4, int(round(nz * sz / thickness)))
     subs = max(_SUBSLICES, int(np.ceil(thickness / 1.7)))  # sub-slices of at most 1.7 mm: the skull cap's blend
@@ -302,8 +302,6 @@ def _generate(
     sub-slices."""
     shape = tuple(int(s) for s in shape)
     spacing_arr = np.asarray(spacing, dtype=np.float64)
-    if len(shape) != 3 or len(spacing_arr) != 3 or min(shape) < 4 or spacing_arr.min() <= 0:
-        raise ValueError(f"shape must be 3 sizes >= 4 and spacing 3 positive values, got {shape!r}, {spacing!r}")
     if not 0.0 <= float(negative_fraction) <= 1.0:
         raise ValueError(f"negative_fraction must be in [0, 1], got {negative_fraction!r}")
     probs = {"EDH": 0.3, "SDH": 0.35, "IPH": 0.35, "IVH": 0.3}
