@@ -71,8 +71,8 @@ def network_defs() -> Dict[str, Dict[str, Any]]:
     ours = dict(cfg["network_def"], out_channels=2)
     ch, strides = list(ours["channels"]), list(ours["strides"])
     monai = {"spatial_dims": 2, "in_channels": 1, "out_channels": 2}
-    return {
-        "bundle DAResUNet": ours,
+    return {  # both of ours from the bundle's widths; the bundle ships one of them (its ``variant``)
+        "ours dual attention": {**ours, "variant": "dual_attention"},
         "ours resunet": {**ours, "variant": "resunet"},
         "MONAI UNet": {"_target_": "UNet", **monai, "channels": ch, "strides": strides, "num_res_units": 2},
         "MONAI AttentionUnet": {"_target_": "AttentionUnet", **monai, "channels": ch, "strides": strides},

@@ -220,7 +220,8 @@ def render_hc18(payload: Dict[str, Any]) -> str:
 
 def render_hc18_side_by_side(payload: Dict[str, Any]) -> str:
     """``benchmark_hc18.py`` results with their title, machine, recipe and anchors (the table: :func:`render_hc18`)."""
-    out = ["### HC18 side by side: five networks, one recipe, one budget (real fetal-head ultrasound)", ""]
+    title = payload.get("title", "five networks, one recipe, one budget")
+    out = [f"### HC18 side by side: {title} (real fetal-head ultrasound)", ""]
     if payload.get("machine_scoring"):
         out += [_machine_line({"machine": payload["machine_scoring"]}), ""]
     out += [f"Recipe and budget: {payload.get('recipe_summary', '?')}", ""]
@@ -408,6 +409,7 @@ RENDERERS: Dict[str, Callable[[Dict[str, Any]], str]] = {
     "inference_cpu.json": render_inference,
     "inference_us_cpu.json": render_inference,
     "training_cpu.json": render_training,
+    "hc18_side_by_side_23min_cpu.json": render_hc18_side_by_side,
     "hc18_side_by_side_cpu.json": render_hc18_side_by_side,
     "quality_phantoms_cpu.json": render_phantoms,
     "quality_phantoms_side_by_side_cpu.json": render_phantoms_side_by_side,

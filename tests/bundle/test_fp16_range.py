@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from monai.bundle import ConfigParser
@@ -17,9 +18,11 @@ from monai.transforms import CenterSpatialCrop, SpatialPad
 
 from cranialseg.networks import load_network
 from cranialseg.utils import activation_range, amp_dtype, fp16_overflows
+from tests.bundle.helpers import BUNDLES as BUNDLE_DIR
 from tests.bundle.helpers import CT_BUNDLE, US_BUNDLE
 
-BUNDLES = {"us": US_BUNDLE, "ct": CT_BUNDLE}
+BUNDLES = {"us": US_BUNDLE, "ct": CT_BUNDLE, "fetal": BUNDLE_DIR / "fetal_head_us_segmentation"}
+HC18_FRAME = BUNDLE_DIR.parents[1] / "shared" / "data" / "hc18_fetal_head_us" / "images" / "000_HC.png"
 MARGIN = 4.0
 
 
@@ -44,9 +47,12 @@ def shipped(tmp_path_factory):
             if not checkpoint.is_file():
                 pytest.skip(f"{checkpoint} not found")
             root = tmp_path_factory.mktemp(f"fp16_{name}")
-            extra = {"write_dicom": False} if name == "ct" else {"num_png": 0}
-            datalist = ensure_demo_data(root, task=name, num_cases=1, seed=0, **extra)
-            image = str(root / json.loads(datalist.read_text())["training"][0]["image"])
+            if name == "fetal":  # a real HC18 frame when ../shared is there, else a drawn head on speckle
+                image = str(HC18_FRAME) if HC18_FRAME.is_file() else fetal_frame(root / "frame.png")
+            else:
+                extra = {"write_dicom": False} if name == "ct" else {"num_png": 0}
+                datalist = ensure_demo_data(root, task=name, num_cases=1, seed=0, **extra)
+                image = str(root / json.loads(datalist.read_text())["training"][0]["image"])
             parser = inference_parser(bundle)
             x = parser.get_parsed_content("preprocessing")({"image": image})["image"]
             roi = parser.get_parsed_content("roi_size")
@@ -56,6 +62,18 @@ def shipped(tmp_path_factory):
         return cache[name]
 
     return get
+
+
+def fetal_frame(path) -> str:
+    """An 800 x 540 grey PNG: a bright skull ellipse ring on speckle (the HC18 frame size)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:540, :800]
+    r = np.hypot((xx - 400) / 250.0, (yy - 270) / 170.0)
+    picture = rng.gamma(2.0, 30.0, r.shape) + 150.0 * (np.abs(r - 1.0) < 0.04)
+    Image.fromarray(np.clip(picture, 0, 255).astype(np.uint8)).save(path)
+    return str(path)
 
 
 def assert_fp16_range(net, x) -> float:
@@ -80,7 +98,7 @@ def test_activation_range_and_overflows():
     assert activation_range(net, torch.ones(1, 2))["0"] == float("inf")
 
 
-@pytest.mark.parametrize("name", ["us", "ct"])
+@pytest.mark.parametrize("name", ["us", "ct", "fetal"])
 def test_default_amp_picks_float16_only_for_activations_in_range(name, shipped, monkeypatch):
     # (a) on a GPU without bfloat16 the bundle's own amp_dtype expression decides; float16 only when in range
     bundle = BUNDLES[name]
@@ -104,10 +122,12 @@ def test_default_amp_picks_float16_only_for_activations_in_range(name, shipped, 
         assert_fp16_range(net, x)
 
 
-def test_us_fp16_flag_matches_the_shipped_weights(shipped):
-    # the frame-scale weights (256 px, unnormalised sparse branch) reach 1.6e5 in the deepest SAL and the first up
-    # convolution: beyond float16, so the bundle must not declare fp16_safe (float16 autocast would overflow to inf)
-    net, x, safe = shipped("us")
+@pytest.mark.parametrize("name", ["us", "fetal"])
+def test_fp16_flag_matches_the_shipped_weights(name, shipped):
+    # us: the frame-scale weights (256 px, unnormalised sparse branch) reach 1.6e5 in the deepest SAL and the first up
+    # convolution: beyond float16, so the bundle must not declare fp16_safe (float16 autocast would overflow to inf).
+    # fetal: the plain ResUNet weights (0.3.0, no sparse branch) stay below 100 on real HC18 frames: fp16-safe.
+    net, x, safe = shipped(name)
     with torch.no_grad():
         top = max(activation_range(net, x).values())
     assert safe == (top <= 65504.0 / MARGIN), f"fp16_safe is {safe} but the largest activation is {top:.4g}"

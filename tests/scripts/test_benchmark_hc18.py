@@ -22,10 +22,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_network_selection_and_defs():
     bench = load_script("benchmark_hc18")
     defs = bench.network_defs()
-    assert list(defs) == ["bundle DAResUNet", "ours resunet", "MONAI UNet", "MONAI AttentionUnet", "MONAI SegResNet"]
-    assert defs["ours resunet"]["variant"] == "resunet" and defs["bundle DAResUNet"]["out_channels"] == 2
+    names = ["ours dual attention", "ours resunet", "MONAI UNet", "MONAI AttentionUnet", "MONAI SegResNet"]
+    assert list(defs) == names
+    assert defs["ours resunet"]["variant"] == "resunet" and defs["ours dual attention"]["variant"] == "dual_attention"
+    assert defs["ours dual attention"]["out_channels"] == 2
+    shipped = read_bundle_config(ROOT / "bundle" / "fetal_head_us_segmentation", "fetal_head_us_segmentation")
+    assert defs["ours resunet"]["variant"] == shipped["network_def"]["variant"]  # the row of the shipped network
     assert bench._select(["MONAI UNet"]) == ["MONAI UNet"]  # exact name, not every name containing "unet"
-    assert bench._select(["monai_segresnet", "bundle"]) == ["MONAI SegResNet", "bundle DAResUNet"]
+    assert bench._select(["monai_segresnet", "dual"]) == ["MONAI SegResNet", "ours dual attention"]
     assert bench._select(["MONAI"]) == ["MONAI UNet", "MONAI AttentionUnet", "MONAI SegResNet"]
     with pytest.raises(ValueError, match="match none"):
         bench._select(["nnunet"])
