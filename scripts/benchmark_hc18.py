@@ -71,7 +71,7 @@ def network_defs() -> Dict[str, Dict[str, Any]]:
     ours = dict(cfg["network_def"], out_channels=2)
     ch, strides = list(ours["channels"]), list(ours["strides"])
     monai = {"spatial_dims": 2, "in_channels": 1, "out_channels": 2}
-    return {  # both of ours from the bundle's widths; the bundle ships one of them (its ``variant``)
+    return {  # both of ours with the bundle's widths and preset; the bundle ships one of them (its ``variant``)
         "ours dual attention": {**ours, "variant": "dual_attention"},
         "ours resunet": {**ours, "variant": "resunet"},
         "MONAI UNet": {"_target_": "UNet", **monai, "channels": ch, "strides": strides, "num_res_units": 2},
@@ -263,9 +263,15 @@ def predict_original_grid(net, image, image_size: Sequence[int], device: str = "
 
 
 def score_run(
-    run_dir: Path, items: List[dict], hc18_dir: Path, image_size: Sequence[int], threads: int, timing_repeats: int
+    run_dir: Path,
+    items: List[dict],
+    hc18_dir: Path,
+    image_size: Optional[Sequence[int]],
+    threads: int,
+    timing_repeats: int,
 ) -> Dict[str, Any]:
-    """Score one trained run on ``items`` (datalist entries with ``source``) at the original resolution."""
+    """Score one trained run on ``items`` (datalist entries with ``source``) at the original resolution; the network
+    grid is the run's own, else ``image_size``, else the bundle's."""
     import numpy as np
     import torch
     from PIL import Image
@@ -282,7 +288,7 @@ def score_run(
     run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     net = _load_network(run_dir, run, "cpu")
     table = read_hc18_csv(hc18_dir / "pixel_size_and_HC.csv")
-    size = run.get("image_size") or list(image_size)
+    size = run.get("image_size") or list(image_size or outline_grid)
     cases, times = [], []
     for item in items:
         name = item["source"]
@@ -336,7 +342,7 @@ def score_all(args: argparse.Namespace) -> Dict[str, Any]:
             rows.append({"name": name, "status": "not run", "reason": f"no {run_dir / 'run.json'}"})
             continue
         print(f"== scoring {name} on {len(items)} {args.score_section} images", flush=True)
-        row = score_run(run_dir, items, Path(args.hc18_dir), args.image_size or [384, 256], args.threads, 5)
+        row = score_run(run_dir, items, Path(args.hc18_dir), args.image_size, args.threads, 5)
         rows.append(row)
         s = row["summary"]
         print(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
 from monai.bundle import ConfigParser
@@ -18,11 +17,11 @@ from monai.transforms import CenterSpatialCrop, SpatialPad
 
 from cranialseg.networks import load_network
 from cranialseg.utils import activation_range, amp_dtype, fp16_overflows
-from tests.bundle.helpers import BUNDLES as BUNDLE_DIR
 from tests.bundle.helpers import CT_BUNDLE, US_BUNDLE
+from tests.bundle.test_fetal_head import BUNDLE as FETAL_BUNDLE
+from tests.bundle.test_fetal_head import HC18, head_picture
 
-BUNDLES = {"us": US_BUNDLE, "ct": CT_BUNDLE, "fetal": BUNDLE_DIR / "fetal_head_us_segmentation"}
-HC18_FRAME = BUNDLE_DIR.parents[1] / "shared" / "data" / "hc18_fetal_head_us" / "images" / "000_HC.png"
+BUNDLES = {"us": US_BUNDLE, "ct": CT_BUNDLE, "fetal": FETAL_BUNDLE}
 MARGIN = 4.0
 
 
@@ -47,8 +46,14 @@ def shipped(tmp_path_factory):
             if not checkpoint.is_file():
                 pytest.skip(f"{checkpoint} not found")
             root = tmp_path_factory.mktemp(f"fp16_{name}")
-            if name == "fetal":  # a real HC18 frame when ../shared is there, else a drawn head on speckle
-                image = str(HC18_FRAME) if HC18_FRAME.is_file() else fetal_frame(root / "frame.png")
+            if name == "fetal":  # a real HC18 frame when ../shared is there, else a drawn head at the HC18 frame size
+                image = HC18 / "images" / "000_HC.png"
+                if not image.is_file():
+                    from PIL import Image
+
+                    image = root / "frame.png"
+                    Image.fromarray(head_picture((800, 540), (400, 270), (250, 170))).save(image)
+                image = str(image)
             else:
                 extra = {"write_dicom": False} if name == "ct" else {"num_png": 0}
                 datalist = ensure_demo_data(root, task=name, num_cases=1, seed=0, **extra)
@@ -62,18 +67,6 @@ def shipped(tmp_path_factory):
         return cache[name]
 
     return get
-
-
-def fetal_frame(path) -> str:
-    """An 800 x 540 grey PNG: a bright skull ellipse ring on speckle (the HC18 frame size)."""
-    from PIL import Image
-
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:540, :800]
-    r = np.hypot((xx - 400) / 250.0, (yy - 270) / 170.0)
-    picture = rng.gamma(2.0, 30.0, r.shape) + 150.0 * (np.abs(r - 1.0) < 0.04)
-    Image.fromarray(np.clip(picture, 0, 255).astype(np.uint8)).save(path)
-    return str(path)
 
 
 def assert_fp16_range(net, x) -> float:
