@@ -310,14 +310,17 @@ def side_by_side_overrides(task: str) -> Dict[str, Dict[str, Any]]:
     grid = {"channels": net["channels"], "strides": net["strides"]}
     # MONAI's networks have no image-level head: the plain network and the segmentation loss (CT bundle)
     plain = {"train_network": "@network", "loss": "@seg_loss"} if "seg_loss" in cfg else {}
+    if net.get("preset") == "efficient":  # the first level is strided already: the relative is the published layout
+        relative = {"ours faithful layout": {"network_def#preset": "faithful"}}
+    else:  # the lean setting: first level strided as in MONAI's UNet (in-plane only in 3D, for thick CT slices)
+        relative = {"ours lean (input_stride=2)": {"network_def#input_stride": lean_input_stride(net["spatial_dims"])}}
     return {
         "ours dual_attention (bundle)": {},
         "MONAI UNet": {"network_def": {"_target_": "UNet", **monai, **grid, "num_res_units": 2}, **plain},
         "ours resunet": {"network_def#variant": "resunet"},
         "MONAI AttentionUnet": {"network_def": {"_target_": "AttentionUnet", **monai, **grid}, **plain},
         "ours csr_unet": {"network_def#variant": "csr_unet"},
-        # the lean setting: first level strided as in MONAI's UNet (in-plane only in 3D, for thick CT slices)
-        "ours lean (input_stride=2)": {"network_def#input_stride": lean_input_stride(net["spatial_dims"])},
+        **relative,
         "MONAI SegResNet": {
             "network_def": {"_target_": "SegResNet", **monai, "init_filters": net["channels"][0]},
             **plain,

@@ -322,6 +322,16 @@ def test_update_tables_roundtrip(tmp_path):
     assert ["net", "eager", "12", "0.5", "0.25", "0.2", "3", "ok"] in table_rows(block) and block in text
 
 
+def test_side_by_side_relative_follows_the_bundle_preset():
+    """A bundle on the efficient preset (first level strided already) is compared with its published layout; one on
+    the faithful layout with the lean setting (first level strided as in MONAI's UNet)."""
+    bench = load_script("benchmark_phantoms")
+    ct, us = bench.side_by_side_overrides("ct"), bench.side_by_side_overrides("us")
+    assert ct["ours faithful layout"] == {"network_def#preset": "faithful"} and "ours lean (input_stride=2)" not in ct
+    assert us["ours lean (input_stride=2)"] == {"network_def#input_stride": [2, 2]} and "ours faithful layout" not in us
+    assert list(ct)[:2] == list(us)[:2] == ["ours dual_attention (bundle)", "MONAI UNet"]
+
+
 def test_benchmark_phantoms_side_by_side_tiny(tmp_path):
     bench = load_script("benchmark_phantoms")
     out = tmp_path / "side_by_side.json"
@@ -342,8 +352,9 @@ def test_benchmark_phantoms_side_by_side_tiny(tmp_path):
         assert row["status"] == "ok", row
         assert 0.0 <= row["mean_dice"] <= 1.0 and 0.0 <= row["best_val_dice"] <= 1.0 and row["train_s"] > 0
     ours, unet = ct["rows"]
-    # the CT bundle network (image-level head) vs MONAI UNet at its channels and strides, 3 windows in, 6 classes
-    assert ours["params"] == 1_543_264 and unet["params"] == 1_192_821
+    # the CT bundle network (efficient preset, image-level head) vs MONAI UNet at its channels and strides, 3 windows
+    # in, 6 classes
+    assert ours["params"] == 1_337_064 and unet["params"] == 1_192_821
     assert ours["detection"]["source"] == "image_head" and unet["detection"]["source"] == "mask"
     assert set(ours["per_class"]) == {"ventricles", "EDH", "SDH", "IPH", "IVH"}
     assert ct["epochs"] == 1 and ct["num_train_cases"] == 4 and ct["num_cases"] == 2
